@@ -1,0 +1,1 @@
+"""Hydra configs for retail-sim, installed as the package `retail_sim_configs`."""

@@ -1,0 +1,239 @@
+"""The configuration schema: types and valid ranges of every setting.
+
+Values and the note on where each default comes from live in the YAML files under
+`configs/`; this module only says what a value may be, so that Hydra rejects unknown keys and
+wrong types, and `validate` rejects nonsense (negative customers, a probability above 1) with
+one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be simulated; the message is one line naming the key and the fix."""
+
+
+def _in(lo: float | None = None, hi: float | None = None, default: Any = MISSING) -> Any:
+    """A field whose value must lie in [lo, hi]."""
+    return field(default=default, metadata={"range": (lo, hi)})
+
+
+PROB = (0.0, 1.0)
+
+
+@dataclass
+class BehaviourConfig:
+    """How customers respond: the uncertain parameters a robustness sweep varies."""
+
+    style_rate_exponent: float = _in(0, 5)
+    style_hazard_exponent: float = _in(0, 5)
+    message_purchase_prob: float = _in(*PROB)
+    response_half_life_days: float = _in(0.1, 365)
+    offer_pull: float = _in(0, 100)
+    personal_effect: float = _in(0, 10)
+    personal_fatigue: float = _in(0, 10)
+    irrelevance_fatigue: float = _in(0, 10)
+    irritation: float = _in(0, 10)
+    fatigue_half_life_days: float = _in(0.1, 3650)
+    fatigue_read_penalty: float = _in(0, 10)
+    fatigue_opt_out: float = _in(0, 10)
+    fatigue_churn: float = _in(0, 10)
+    satisfaction_half_life_days: float = _in(0.1, 3650)
+    satisfaction_churn: float = _in(0, 10)
+    recognition_churn: float = _in(0, 10)
+    complaint_hit: float = _in(0, 10)
+    recovery_bonus: float = _in(0, 10)
+    slow_handling_penalty: float = _in(0, 10)
+    abandon_penalty: float = _in(0, 20)
+    call_recognition: float = _in(0, 10)
+    revival_prob: float = _in(*PROB)
+    min_spend_top_up: float = _in(*PROB)
+
+
+@dataclass
+class PopulationConfig:
+    """Who the customers are: the heterogeneity the store never observes directly."""
+
+    kind: str = "synthetic"
+    twin_file: str | None = None
+    purchase_r: float = _in(1e-6, 1e3)
+    purchase_alpha_days: float = _in(1e-6, 1e6)
+    dropout_s: float = _in(1e-6, 1e3)
+    dropout_beta_days: float = _in(1e-6, 1e6)
+    spend_p: float = _in(1e-6, 1e3)
+    spend_q: float = _in(1.0 + 1e-6, 1e3)
+    spend_gamma: float = _in(1e-6, 1e7)
+    items_mean: float = _in(1.0, 50)
+    price_sensitivity_shape: float = _in(1e-3, 1e3)
+    style_concentration: float = _in(1e-3, 1e3)
+    referral_propensity: float = _in(*PROB)
+    referred_rate_boost: float = _in(0, 10)
+    history_days: int = _in(0, 36500)
+    new_customers_per_year: float = _in(0, 100)
+    birthday_recorded: float = _in(*PROB)
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+
+
+@dataclass
+class CalendarEvent:
+    """A stretch of days when more customers visit (new-season arrivals, a sale)."""
+
+    name: str = MISSING
+    month: int = _in(1, 12)
+    day: int = _in(1, 31)
+    days: int = _in(1, 366)
+    visit_lift: float = _in(0, 50)
+
+
+@dataclass
+class StaffConfig:
+    """The store's people who handle complaints and advisor calls (a SimPy resource)."""
+
+    advisors_per_10k_customers: float = _in(0, 1e4)
+    hours_per_day: float = _in(0, 24)
+    complaint_hours: float = _in(1e-3, 24)
+    call_hours: float = _in(1e-3, 24)
+    hourly_cost: float = _in(0, 1e4)
+    fast_days: int = _in(0, 365)
+    max_wait_days: int = _in(1, 365)
+
+
+@dataclass
+class StoreConfig:
+    """The store: its style, margins, calendar and staff."""
+
+    name: str = MISSING
+    start_date: str = MISSING
+    styles: list[str] = MISSING
+    style_mix: list[float] = MISSING
+    gross_margin: float = _in(*PROB)
+    complaint_rate: float = _in(*PROB)
+    vip_spend_threshold: float = _in(0, 1e9)
+    annual_discount_rate: float = _in(0, 1)
+    calendar: list[CalendarEvent] = field(default_factory=list)
+    staff: StaffConfig = field(default_factory=StaffConfig)
+
+
+@dataclass
+class ChannelConfig:
+    """One way of reaching a customer, with what it costs and how it tires her."""
+
+    reach: float = _in(*PROB)
+    read_rate: float = _in(*PROB)
+    reports_reads: bool = MISSING
+    effect: float = _in(0, 100)
+    fatigue_weight: float = _in(0, 100)
+    cost: float = _in(0, 1e4)
+    opt_out_rate: float = _in(*PROB)
+    needs_staff: bool = MISSING
+
+
+@dataclass
+class OutputConfig:
+    """What a run writes besides metrics.json."""
+
+    daily_format: str = "csv"
+
+
+@dataclass
+class Config:
+    """One simulation run."""
+
+    customers: int = _in(1, 100_000_000)
+    days: int = _in(1, 36500)
+    seed: int = _in(0, 2**32 - 1)
+    holdout: float = _in(0, 0.9, default=0.0)
+    implementation: str = "fast"
+    population: PopulationConfig = MISSING
+    store: StoreConfig = MISSING
+    channels: dict[str, ChannelConfig] = MISSING
+    strategy: Any = MISSING
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+CHOICES = {
+    "implementation": ("fast", "reference"),
+    "population.kind": ("synthetic", "twin"),
+    "output.daily_format": ("csv", "parquet"),
+}
+
+
+def _walk(schema: type, node: Any, prefix: str) -> None:
+    """Check ranges and choices of `node` against `schema`, recursing into nested settings."""
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        key, value, kind = f"{prefix}{f.name}", node.get(f.name), hints[f.name]
+        lo, hi = f.metadata.get("range", (None, None))
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out = not math.isfinite(value)
+            out = out or (lo is not None and value < lo) or (hi is not None and value > hi)
+            if out:
+                bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+                raise ConfigError(f"{key}={value} is out of range: set {key} to a value {bounds}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ConfigError(f"{key}={value} is unknown: choose one of {', '.join(CHOICES[key])}")
+        if dataclasses.is_dataclass(kind):
+            _walk(kind, value, f"{key}.")
+        elif typing.get_origin(kind) is list and dataclasses.is_dataclass(typing.get_args(kind)[0]):
+            for i, item in enumerate(value):
+                _walk(typing.get_args(kind)[0], item, f"{key}[{i}].")
+        elif typing.get_origin(kind) is dict and dataclasses.is_dataclass(typing.get_args(kind)[1]):
+            for name, item in value.items():
+                _walk(typing.get_args(kind)[1], item, f"{key}.{name}.")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Reject settings that would make the simulation meaningless, naming the key.
+
+    Hydra's schema already rejects unknown keys and wrong types; this adds the ranges and the
+    relations between settings (e.g. a style mix that matches the list of styles).
+    """
+    _walk(Config, cfg, "")
+    store = cfg.store
+    if len(store.style_mix) != len(store.styles):
+        raise ConfigError(
+            f"store.style_mix has {len(store.style_mix)} shares for {len(store.styles)} styles: "
+            "give one share per entry of store.styles"
+        )
+    if any(s < 0 for s in store.style_mix) or sum(store.style_mix) <= 0:
+        raise ConfigError("store.style_mix must be non-negative shares with a positive sum")
+    if cfg.population.kind == "twin" and not cfg.population.twin_file:
+        raise ConfigError(
+            "population.kind=twin needs population.twin_file: point it at a calibrated twin "
+            "(written by retail-sim-calibrate)"
+        )
+    if not isinstance(cfg.strategy, DictConfig) or "_target_" not in cfg.strategy:
+        raise ConfigError(
+            "strategy has no _target_: pick a built-in (strategy=none) or give your class as "
+            "strategy._target_=mypackage.MyStrategy"
+        )
+
+
+def to_plain(cfg: DictConfig | ListConfig) -> Any:
+    """The resolved config as plain Python containers (for saving beside the results)."""
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def register_schema() -> None:
+    """Make the schema known to Hydra as `base_config` (the first entry of config.yaml)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The run config with command-line style overrides, for use from Python and tests."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    register_schema()
+    with initialize_config_module("retail_sim_configs", version_base=None):
+        return hydra_compose("config", overrides=list(overrides))

@@ -1,0 +1,258 @@
+"""The fast path: every customer's hidden state as numpy columns, moved a day at a time.
+
+Purchases and churn run on hazard clocks: each customer holds an Exp(1) budget per clock and
+spends her current intensity from it every day; the clock fires when the budget runs out,
+and only then is a new budget drawn. With constant intensities this is exactly a Poisson
+purchase process and an exponential lifetime (Pareto/NBD), at most one purchase a day (the
+literature's same-day merge), and a day costs a handful of array operations however few
+customers act. Fatigue per channel decays lazily (its value is brought up to date only when
+a message on that channel needs it); the totals that drive the daily hazard decay eagerly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import behaviour as rules
+from sim.config import PopulationConfig
+from sim.engine import Baskets, Delivery, Reception
+from sim.population import Customers, gamma_from_uniform, style_choice
+from sim.random import Streams
+from sim.table import Table
+
+FATIGUE_MEMORY_DAYS = 3650  # fatigue older than this has decayed to nothing
+
+
+class ArrayCustomers:
+    """Hidden state of all customers as columns of one growing `Table`.
+
+    Args:
+        population: the `population` config (traits and `behaviour`).
+        style_mix: the store's style shares.
+        n_channels: number of channels (fatigue is kept per channel).
+        complaint_rate: share of purchases that lead to a complaint.
+        streams: the run's random streams.
+        capacity: rows to allocate up front (grows by doubling).
+    """
+
+    def __init__(
+        self,
+        population: PopulationConfig,
+        style_mix: np.ndarray,
+        n_channels: int,
+        complaint_rate: float,
+        streams: Streams,
+        capacity: int,
+    ) -> None:
+        self.b = population.behaviour
+        self.spend_p = population.spend_p
+        self.mix = style_mix
+        self.complaint_rate = complaint_rate
+        self.streams = streams
+        self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
+        self.satisfaction_keep = rules.daily_decay(self.b.satisfaction_half_life_days)
+        self.boost_keep = rules.daily_decay(self.b.response_half_life_days)
+        t = self.t = Table(capacity)
+        # float32 where a day's arithmetic touches every customer: half the memory traffic.
+        t.add("key", np.uint64)
+        t.add("lam", np.float32)
+        t.add("mu", np.float32)
+        t.add("spend_rate", np.float64)
+        t.add("items_mean", np.float32)
+        t.add("price_sensitivity", np.float32)
+        t.add("affinity", np.float32, len(style_mix))
+        t.add("favourite", np.float32)  # affinity of her favourite style
+        t.add("generic_relevance", np.float32)
+        t.add("referral", np.float32)
+        t.add("alive", bool)
+        t.add("recognised", np.float32)  # 1 while she holds a loyalty tier
+        t.add("churn_clock", np.float32)
+        t.add("buy_clock", np.float32)
+        t.add("fatigue", np.float32, n_channels)  # as of fatigue_day, per channel
+        t.add("fatigue_day", np.int32, n_channels)
+        t.add("fatigue_total", np.float32)
+        t.add("satisfaction", np.float32)
+        t.add("boost", np.float32)  # extra purchase intensity from read messages
+        t.add("offer_batch", np.int32, fill=-1)
+        t.add("offer_discount", np.float32)
+        t.add("offer_min_spend", np.float32)
+        t.add("offer_expiry", np.int32, fill=-1)
+        t.add("offer_pull", np.float32, fill=1.0)
+        t.add("visit_rate", np.float32)  # lam x offer pull: the base of her visit intensity
+        self._fatigue_left = self.fatigue_keep ** np.arange(
+            FATIGUE_MEMORY_DAYS + 1, dtype=np.float32
+        )
+        self._scratch = np.empty((2, 0), dtype=np.float32)
+        self._anyone_recognised = False
+        self._last_expiry = -1  # no offer is open after this day
+
+    def add(self, customers: Customers, day: int) -> None:
+        """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
+        rows = self.t.append(
+            {"offer_batch": -1, "offer_expiry": -1, "offer_pull": 1.0},
+            key=customers.key,
+            lam=customers.lam,
+            mu=customers.mu,
+            spend_rate=customers.spend_rate,
+            items_mean=customers.items_mean,
+            price_sensitivity=customers.price_sensitivity,
+            affinity=customers.affinity,
+            favourite=customers.affinity.max(axis=1),
+            generic_relevance=rules.generic_relevance(customers.affinity, self.mix),
+            referral=customers.referral,
+            alive=customers.alive,
+            churn_clock=np.where(customers.alive, customers.churn_clock, np.inf),
+            visit_rate=customers.lam,
+            fatigue_day=np.full((len(customers), self.t.fatigue.shape[1]), day),
+        )
+        clock = self.streams.exponential("buy", customers.key, day - 1)
+        self.t.buy_clock[rows] = np.where(customers.alive, clock, np.inf)
+
+    def keys(self) -> np.ndarray:
+        return self.t.key
+
+    def alive(self) -> np.ndarray:
+        return self.t.alive
+
+    def fatigue_total(self) -> np.ndarray:
+        return self.t.fatigue_total
+
+    def _channel_fatigue(self, idx: np.ndarray, channel: int, day: int) -> np.ndarray:
+        t = self.t
+        age = np.minimum(day - t.fatigue_day[idx, channel], FATIGUE_MEMORY_DAYS)
+        return t.fatigue[idx, channel] * self._fatigue_left[age]
+
+    def receive(self, d: Delivery) -> Reception:
+        """Messages reach customers: some read them, which moves visits, offers and mood."""
+        t, b, idx = self.t, self.b, d.customers
+        keys = t.key[idx]
+        alive = t.alive[idx]
+        fatigue = self._channel_fatigue(idx, d.channel, d.day)
+        if d.style is None:
+            rel = t.generic_relevance[idx]
+        else:
+            rel = rules.styled_relevance(t.affinity[idx, d.style], t.favourite[idx])
+        u_read, u_opt = self.streams.uniform_pair("message", keys, d.day, d.slot)
+        read = u_read < rules.read_probability(d.read_rate, fatigue, b)
+        added = rules.message_fatigue(d.fatigue_weight, rel, d.personal, b)
+        added *= alive
+        fatigue += added
+        t.fatigue[idx, d.channel] = fatigue
+        t.fatigue_day[idx, d.channel] = d.day
+        t.fatigue_total[idx] += added
+        opted_out = alive & (u_opt < rules.opt_out_probability(d.opt_out_rate, fatigue, b))
+        engaged = alive & read
+        seen = idx[engaged]
+        t.satisfaction[seen] -= rules.irritation(rel[engaged], b)
+        t.boost[seen] += rules.response_boost(d.effect, rel[engaged], d.personal, b)
+        revived = np.zeros(len(idx), dtype=bool)
+        if d.offer is not None:
+            self._open_offer(seen, d)
+            lapsed = np.flatnonzero(read & ~alive)
+            p_back = rules.revival_probability(
+                d.offer.discount, t.price_sensitivity[idx[lapsed]], b
+            )
+            revived[lapsed] = self.streams.uniform("revive", keys[lapsed], d.day, d.slot) < p_back
+            back = idx[revived]
+            t.alive[back] = True
+            t.churn_clock[back] = self.streams.exponential("churn", t.key[back], d.day)
+            t.buy_clock[back] = self.streams.exponential("buy", t.key[back], d.day)
+            self._open_offer(back, d)
+        return Reception(read=read, opted_out=opted_out, revived=revived)
+
+    def _open_offer(self, idx: np.ndarray, d: Delivery) -> None:
+        """She now holds this offer, unless she already holds a better open one."""
+        t, offer = self.t, d.offer
+        better = (t.offer_batch[idx] < 0) | (t.offer_discount[idx] <= offer.discount)
+        idx = idx[better]
+        t.offer_batch[idx] = d.batch
+        t.offer_discount[idx] = offer.discount
+        t.offer_min_spend[idx] = offer.min_spend
+        t.offer_expiry[idx] = d.day + offer.expiry_days
+        t.offer_pull[idx] = rules.offer_pull(offer.discount, t.price_sensitivity[idx], self.b)
+        t.visit_rate[idx] = t.lam[idx] * t.offer_pull[idx]
+        self._last_expiry = max(self._last_expiry, d.day + offer.expiry_days)
+
+    def change_satisfaction(self, idx: np.ndarray, delta: np.ndarray | float) -> None:
+        np.add.at(self.t.satisfaction, idx, np.asarray(delta, dtype=np.float32))
+
+    def set_recognised(self, idx: np.ndarray, recognised: np.ndarray) -> None:
+        self.t.recognised[idx] = recognised
+        self._anyone_recognised = bool(self.t.recognised.any())
+
+    def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
+        """One day of the churn and visit clocks; returns (churned today, buying today).
+
+        Written in place over preallocated buffers: this is the loop every customer-day pays.
+        A churned customer's clocks stand at +inf, so they never fire without a mask.
+        """
+        t, b = self.t, self.b
+        if self._scratch.shape != (2, t.n):
+            self._scratch = np.empty((2, t.n), dtype=np.float32)
+        x, y = self._scratch
+        # hazard multiplier (see behaviour.hazard_multiplier), then spend the churn clock
+        np.multiply(t.fatigue_total, b.fatigue_churn, out=x)
+        x -= np.multiply(t.satisfaction, b.satisfaction_churn, out=y)
+        if self._anyone_recognised:
+            x -= np.multiply(t.recognised, b.recognition_churn, out=y)
+        np.exp(x, out=x)
+        x *= t.mu
+        t.churn_clock[:] -= x
+        churned = np.flatnonzero(t.churn_clock <= 0)
+        t.alive[churned] = False
+        t.churn_clock[churned] = np.inf
+        t.buy_clock[churned] = np.inf
+        # visit intensity: base rate x open offer x calendar, plus fading message effects
+        if visit_lift == 1.0:
+            t.buy_clock[:] -= t.visit_rate
+        else:
+            t.buy_clock[:] -= np.multiply(t.visit_rate, np.float32(visit_lift), out=x)
+        t.buy_clock[:] -= t.boost
+        return churned, np.flatnonzero(t.buy_clock <= 0)
+
+    def shop(self, buyers: np.ndarray, day: int) -> Baskets:
+        """What each buyer spends, on which style, and whether her offer is redeemed."""
+        t, b, s = self.t, self.b, self.streams
+        keys = t.key[buyers]
+        spend = gamma_from_uniform(
+            s.uniform("spend", keys, day), self.spend_p, t.spend_rate[buyers]
+        )
+        style = style_choice(s.uniform("style", keys, day), t.affinity[buyers], self.mix)
+        items = 1 + rules.extra_items(s.uniform("items", keys, day), t.items_mean[buyers])
+        holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
+        short = holds & (spend < t.offer_min_spend[buyers])
+        top_up = short & (s.uniform("top_up", keys, day) < b.min_spend_top_up)
+        spend = np.where(top_up, t.offer_min_spend[buyers], spend)
+        redeemed = holds & (spend >= t.offer_min_spend[buyers])
+        discount = np.where(redeemed, spend * t.offer_discount[buyers], 0.0)
+        offer_batch = np.where(redeemed, t.offer_batch[buyers], -1)
+        self._close_offers(buyers[redeemed])
+        satisfied = t.satisfaction[buyers] >= 0
+        referral = satisfied & (s.uniform("referral", keys, day) < t.referral[buyers])
+        complaint = s.uniform("complaint", keys, day) < self.complaint_rate
+        t.buy_clock[buyers] = s.exponential("buy", keys, day)
+        return Baskets(
+            buyers=buyers,
+            list_amount=spend,
+            paid=spend - discount,
+            items=items,
+            style=style,
+            offer_batch=offer_batch,
+            complaint=complaint,
+            referral=referral,
+        )
+
+    def _close_offers(self, idx: np.ndarray) -> None:
+        t = self.t
+        t.offer_batch[idx] = -1
+        t.offer_pull[idx] = 1.0
+        t.visit_rate[idx] = t.lam[idx]
+
+    def end_day(self, day: int) -> None:
+        """Offers expire; fatigue, mood and message effects fade overnight."""
+        t = self.t
+        if day <= self._last_expiry:
+            self._close_offers(np.flatnonzero(t.offer_expiry == day))
+        t.fatigue_total[:] *= self.fatigue_keep
+        t.satisfaction[:] *= self.satisfaction_keep
+        t.boost[:] *= self.boost_keep

@@ -1,0 +1,90 @@
+"""Every KPI, defined once, for any group of customers (the whole store, treated, holdout).
+
+A KPI is computed from per-customer tallies kept by the model (`StoreModel.outcome`) and the
+store's record at the end of the run, so the same definitions serve the whole run, the
+treated arm and the holdout arm. The README's glossary repeats `GLOSSARY`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model import SLEEPING_DAYS, StoreModel
+
+GLOSSARY: dict[str, str] = {
+    "customers": "customers in the group: the day-0 base plus everyone who joined during the run",
+    "new_customers": "customers who joined during the run (newcomers and referred friends)",
+    "revenue": "what customers paid, after discounts",
+    "gross_profit": "list-price sales x gross margin, before any marketing cost",
+    "marketing_cost": "message costs + discounts given + advisor time (complaints and calls)",
+    "net_profit": "gross_profit - marketing_cost",
+    "transactions": "purchase occasions (at most one per customer per day)",
+    "aov": "average ticket: revenue / transactions",
+    "items_per_transaction": "items per ticket (attach rate)",
+    "repurchase_rate": "customers who bought at least twice in the run / customers who bought",
+    "churn_rate": "true churn: share of customers alive on day 0 who silently left during the run"
+    " (only a simulation can know it)",
+    "lapsed_rate": f"observable: share of customers with no purchase in the last {SLEEPING_DAYS}"
+    " days at the end",
+    "reactivation_rate": f"customers silent {SLEEPING_DAYS}+ days who bought again / customers"
+    f" who were silent {SLEEPING_DAYS}+ days at some point of the run",
+    "clv": "customer lifetime value over the run: net profit per customer, discounted to day 0",
+    "vip_share": "share of customers whose spend over the last year reaches the store's VIP"
+    " threshold (annualised when the run is shorter)",
+    "vip_revenue_share": "share of revenue paid by those VIPs",
+    "messages_sent": "messages sent, all channels (calls included)",
+    "opt_out_rate": "share of customers who opted out of (or blocked) at least one channel",
+    "complaints": "complaints raised after purchases",
+    "message_cost": "cost of sending messages",
+    "discount_cost": "value of discounts redeemed",
+    "staff_cost": "advisor time spent on complaints and calls",
+}
+
+
+def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, float]:
+    """KPIs of the customers selected by the boolean mask `group` (all customers if None)."""
+    o, record = model.outcome, model.ledger.record
+    g = np.ones(o.n, dtype=bool) if group is None else group
+    n = int(g.sum())
+    revenue = float(o.revenue[g].sum())
+    transactions = int(o.transactions[g].sum())
+    gross = float(o.list_spend[g].sum()) * model.store.gross_margin
+    messages = record.messages[g]  # per channel
+    costs = {
+        "message_cost": float((messages.sum(axis=0) * model.channels.cost).sum()),
+        "discount_cost": float(o.discount_cost[g].sum()),
+        "staff_cost": float(o.staff_cost[g].sum()),
+    }
+    marketing = sum(costs.values())
+    buyers = o.transactions[g] >= 1
+    alive_start = o.alive_start[g]
+    silent_at_end = model.days - record.last_purchase_day[g] >= SLEEPING_DAYS
+    was_sleeping = o.reactivated[g] | silent_at_end
+    window = min(model.days, 365)
+    vip = o.spend_last_year[g] * (365 / window) >= model.store.vip_spend_threshold
+    return {
+        "customers": n,
+        "new_customers": int((o.joined_day[g] > 0).sum()),
+        "revenue": revenue,
+        "gross_profit": gross,
+        "marketing_cost": marketing,
+        "net_profit": gross - marketing,
+        "transactions": transactions,
+        "aov": _ratio(revenue, transactions),
+        "items_per_transaction": _ratio(float(o.items[g].sum()), transactions),
+        "repurchase_rate": _ratio((o.transactions[g] >= 2).sum(), buyers.sum()),
+        "churn_rate": _ratio((o.churned[g] & alive_start).sum(), alive_start.sum()),
+        "lapsed_rate": _ratio(silent_at_end.sum(), n),
+        "reactivation_rate": _ratio(o.reactivated[g].sum(), was_sleeping.sum()),
+        "clv": _ratio(float(o.npv[g].sum()), n),
+        "vip_share": _ratio(vip.sum(), n),
+        "vip_revenue_share": _ratio(float(o.revenue[g][vip].sum()), revenue),
+        "messages_sent": int(messages.sum()),
+        "opt_out_rate": _ratio(o.opted_out[g].sum(), n),
+        "complaints": int(o.complaints[g].sum()),
+        **costs,
+    }
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else 0.0

@@ -1,0 +1,212 @@
+"""The store's record: the only facts a strategy may use.
+
+Transactions, messages and their outcomes (where the channel reports them), offers and
+redemptions, opt-outs, complaints, loyalty points and tiers, and the profile fields staff
+recorded. Hidden traits live in the model, never here: a strategy receives an
+`ObservableView` built from this ledger alone, so no path leads from it to a hidden trait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.table import Table
+
+NEVER = -(10**6)  # "day" of something that never happened, far before any real day
+
+
+class EventLog:
+    """An append-only log of events stored as column chunks (cheap to append in bulk)."""
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.dtypes = columns
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self.count = 0
+
+    def append(self, **columns: Any) -> None:
+        sizes = {np.size(v) for v in columns.values() if np.ndim(v) > 0}
+        if len(sizes) > 1:
+            raise ValueError(f"event columns differ in length: {sorted(sizes)}")
+        size = sizes.pop() if sizes else 1
+        if size == 0:
+            return
+        chunk = {
+            name: np.broadcast_to(np.asarray(columns[name], dtype=dtype), (size,)).copy()
+            for name, dtype in self.dtypes.items()
+        }
+        self._chunks.append(chunk)
+        self.count += size
+
+    def column(self, name: str) -> np.ndarray:
+        if not self._chunks:
+            return np.empty(0, dtype=self.dtypes[name])
+        return np.concatenate([c[name] for c in self._chunks])
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: self.column(name) for name in self.dtypes})
+
+
+class Ledger:
+    """Per-customer record columns plus the event logs, indexed by customer row."""
+
+    def __init__(self, n_styles: int, channels: list[str], capacity: int) -> None:
+        self.channels = channels
+        c = len(channels)
+        r = self.record = Table(capacity)
+        r.add("first_purchase_day", np.int32)
+        r.add("last_purchase_day", np.int32)
+        r.add("purchases", np.int32)
+        r.add("spend", np.float64)
+        r.add("style_counts", np.int32, n_styles)
+        r.add("reachable", bool, c)
+        r.add("opted_out", bool, c)
+        r.add("birthday_recorded", np.int16)
+        r.add("referred", bool)
+        r.add("points", np.float64)
+        r.add("tier", np.int8)
+        r.add("last_message_day", np.int32, c, fill=NEVER)
+        r.add("messages", np.int32, c)
+        self.transactions = EventLog(
+            {
+                "customer": np.int32,
+                "day": np.int32,
+                "list_amount": np.float64,
+                "paid": np.float64,
+                "items": np.int16,
+                "style": np.int8,
+                "offer_batch": np.int32,
+            }
+        )
+        self.message_batches: list[dict[str, Any]] = []
+        self.messages = EventLog(
+            {
+                "customer": np.int32,
+                "day": np.int32,
+                "batch": np.int32,
+                "style": np.int8,
+                "read": np.int8,  # 1 read, 0 not read, -1 the channel does not tell
+            }
+        )
+        self.opt_outs = EventLog({"customer": np.int32, "day": np.int32, "channel": np.int8})
+        self.complaints = EventLog(
+            {"customer": np.int32, "day": np.int32, "handled_day": np.int32, "abandoned": bool}
+        )
+        self.loyalty = EventLog(
+            {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8}
+        )
+
+    def add_customers(self, customers) -> None:
+        """Open a record for new customers with what the store learnt at their first purchase."""
+        styles = np.zeros((len(customers), self.record.style_counts.shape[1]), dtype=np.int32)
+        styles[np.arange(len(customers)), customers.last_style] = 1
+        self.record.append(
+            {"last_message_day": NEVER},
+            first_purchase_day=customers.first_purchase_day,
+            last_purchase_day=customers.last_purchase_day,
+            purchases=customers.purchases,
+            spend=customers.spend,
+            style_counts=styles,
+            reachable=customers.reachable,
+            birthday_recorded=customers.birthday_recorded,
+            referred=customers.referred,
+        )
+
+    def new_batch(self, day: int, channel: str, campaign: str, personal: bool, offer) -> int:
+        """Register a campaign send; its id marks its messages and the redemptions of its offer."""
+        self.message_batches.append(
+            {
+                "batch": len(self.message_batches),
+                "day": day,
+                "channel": channel,
+                "campaign": campaign,
+                "personal": personal,
+                "discount": offer.discount if offer else 0.0,
+                "min_spend": offer.min_spend if offer else 0.0,
+                "expiry_days": offer.expiry_days if offer else 0,
+            }
+        )
+        return len(self.message_batches) - 1
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+class ObservableView:
+    """What a strategy sees on one day: the record, today's date and calendar, nothing hidden.
+
+    Columns come back read-only; a strategy changes customers only through the actions it
+    returns. Attributes: `day`, `date`, `event` (today's calendar event or None), `horizon`
+    (days in the run), `styles`, `channels`, `n_customers`.
+    """
+
+    __slots__ = ("day", "date", "event", "horizon", "styles", "channels", "_ledger")
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        day: int,
+        date: dt.date,
+        event: str | None,
+        horizon: int,
+        styles: list[str],
+    ) -> None:
+        self._ledger = ledger
+        self.day, self.date, self.event, self.horizon = day, date, event, horizon
+        self.styles = list(styles)
+        self.channels = list(ledger.channels)
+
+    @property
+    def n_customers(self) -> int:
+        return self._ledger.record.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """Record columns by name: first_purchase_day, last_purchase_day, purchases, spend,
+        style_counts, reachable, opted_out, birthday_recorded, referred, points, tier,
+        last_message_day, messages."""
+        if name.startswith("_") or name not in self._ledger.record.names():
+            raise AttributeError(f"the store's record has no '{name}'")
+        return _read_only(getattr(self._ledger.record, name))
+
+    def recency(self) -> np.ndarray:
+        """Days since each customer's last purchase."""
+        return self.day - self.last_purchase_day
+
+    def contactable(self, channel: str) -> np.ndarray:
+        """Customers with this contact on file who have not opted out of it."""
+        if channel not in self.channels:
+            raise ValueError(
+                f"unknown channel '{channel}': choose one of {', '.join(self.channels)}"
+            )
+        c = self.channels.index(channel)
+        return self.reachable[:, c] & ~self.opted_out[:, c]
+
+    def transactions(self, since_day: int = NEVER) -> pd.DataFrame:
+        """Transactions on or after `since_day` (customer, day, amounts, items, style, offer)."""
+        frame = self._ledger.transactions.frame()
+        return frame[frame.day >= since_day].reset_index(drop=True)
+
+    def messages(self, since_day: int = NEVER) -> pd.DataFrame:
+        """Messages on or after `since_day` with their campaign's channel, content and offer."""
+        frame = self._ledger.messages.frame()
+        batches = pd.DataFrame(self._ledger.message_batches, columns=_BATCH_COLUMNS)
+        frame = frame.merge(batches.drop(columns="day"), on="batch", how="left")
+        return frame[frame.day >= since_day].reset_index(drop=True)
+
+
+_BATCH_COLUMNS = [
+    "batch",
+    "day",
+    "channel",
+    "campaign",
+    "personal",
+    "discount",
+    "min_spend",
+    "expiry_days",
+]

@@ -1,0 +1,450 @@
+"""The store model: one simulated day at a time, customers, strategy, staff and the ledger.
+
+Each day: newcomers and referred friends join; the strategy reads the store's record and
+proposes actions; the holdout is filtered out; messages go out (phone calls queue for staff);
+advisors work the queue (SimPy); customers churn and shop; the day's figures are collected.
+The hidden side lives in a customer engine (`sim.fast` or `sim.agents`); everything the store
+could know is written to the `Ledger`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim import behaviour as rules
+from sim.actions import Actions, LoyaltyUpdate, MessageBatch
+from sim.agents import AgentCustomers
+from sim.channels import Channels
+from sim.config import ChannelConfig, PopulationConfig, StoreConfig
+from sim.engine import Baskets, CustomerEngine, Delivery
+from sim.fast import ArrayCustomers
+from sim.ledger import Ledger, ObservableView
+from sim.population import Customers, customers_from_uniforms, sample_base, uniforms_per_customer
+from sim.random import Streams
+from sim.staff import CALL, COMPLAINT, StaffDesk, Task
+from sim.store import Store
+from sim.table import Table
+
+SLEEPING_DAYS = 180  # silent this long = sleeping (DOMAIN.md lifecycle stages)
+CALL_SLOT = 1_000  # draw slots for served calls, apart from the day's message batches
+
+
+class StoreModel(mesa.Model):
+    """A clothing store's customers under one retention strategy.
+
+    Args:
+        customers: customer records in the store's base on day 0.
+        days: days to simulate.
+        seed: root seed of every random stream (same seed, same run).
+        population: `population` config: traits, history and the behaviour parameters.
+        store: `store` config: styles, margin, calendar, staff.
+        channels: `channels` config: one entry per channel.
+        strategy: an object with `decide(view) -> Actions` (see `strategies.base`).
+        holdout: share of customers kept out of every action (a random control group).
+        implementation: "fast" (numpy arrays) or "reference" (one Mesa agent per customer).
+    """
+
+    def __init__(
+        self,
+        *,
+        customers: int,
+        days: int,
+        seed: int,
+        population: PopulationConfig,
+        store: StoreConfig,
+        channels: dict[str, ChannelConfig],
+        strategy: Any,
+        holdout: float = 0.0,
+        implementation: str = "fast",
+    ) -> None:
+        super().__init__(seed=seed)
+        self.days = days
+        self.streams = Streams(seed)
+        self.store = Store(store, days)
+        self.staff_cfg = store.staff
+        self.channels = Channels(channels)
+        self.population_cfg = population
+        self.b = population.behaviour
+        self.strategy = strategy
+        self.holdout_share = holdout
+        self.day = 0
+        capacity = int(customers * (1.1 + population.new_customers_per_year * days / 365)) + 64
+        engine_args = (
+            population,
+            self.store.style_mix,
+            len(self.channels),
+            self.store.complaint_rate,
+            self.streams,
+        )
+        self.customers: CustomerEngine = (
+            ArrayCustomers(*engine_args, capacity)
+            if implementation == "fast"
+            else AgentCustomers(self, *engine_args)
+        )
+        self.ledger = Ledger(len(self.store.styles), self.channels.names, capacity)
+        self.outcome = _outcome_table(capacity)
+        advisors = round(self.staff_cfg.advisors_per_10k_customers * customers / 10_000)
+        self.staff = StaffDesk(advisors, self.staff_cfg.hours_per_day, self.staff_cfg.max_wait_days)
+        self._present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
+        self._width = uniforms_per_customer(len(self.store.styles), len(self.channels))
+        self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
+        self._referrers = np.empty(0, dtype=np.uint64)
+        self.today: dict[str, float] = {}
+        base = sample_base(
+            customers,
+            population,
+            self.store.style_mix,
+            self.channels.reach,
+            self.streams.generator("base"),
+        )
+        self._join(base, day=0, first_purchase_today=False)
+        self.outcome.alive_start[:] = base.alive
+        self.datacollector = mesa.DataCollector(model_reporters=_daily_reporters())
+
+    # ---------------------------------------------------------------- the day
+    def step(self) -> None:
+        d = self.day
+        self.today = dict.fromkeys(
+            ("transactions", "revenue", "messages", "opt_outs", "churned", "complaints"), 0.0
+        )
+        self.today["new_customers"] = self._arrivals(d)
+        view = ObservableView(
+            self.ledger,
+            d,
+            self.store.date(d),
+            self.store.event_today[d],
+            self.days,
+            self.store.styles,
+        )
+        actions = self._admit(self.strategy.decide(view))
+        for update in actions.loyalty:
+            self._apply_loyalty(update, d)
+        for slot, batch in enumerate(actions.messages):
+            self._send(batch, d, slot)
+        self._staff_day(d)
+        churned, buyers = self.customers.live(d, self.store.visit_lift[d])
+        self.outcome.churned[churned] = True
+        self.today["churned"] = len(churned)
+        baskets = self.customers.shop(buyers, d)
+        self._record_purchases(baskets, d, update_record=True)
+        self._after_purchase(baskets, d)
+        self.customers.end_day(d)
+        self.datacollector.collect(self)
+        self.day += 1
+
+    # ---------------------------------------------------------------- customers join
+    def _join(self, customers: Customers, day: int, first_purchase_today: bool) -> slice:
+        rows = self.outcome.append({}, joined_day=np.full(len(customers), day, dtype=np.int32))
+        self.customers.add(customers, day)
+        self.ledger.add_customers(customers)
+        in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share
+        self.outcome.holdout[rows] = in_holdout
+        if first_purchase_today:
+            idx = np.arange(rows.start, rows.stop)
+            items = 1 + rules.extra_items(
+                self.streams.uniform("items", customers.key, day), customers.items_mean
+            )
+            first = Baskets(
+                buyers=idx,
+                list_amount=customers.spend,
+                paid=customers.spend,
+                items=items,
+                style=customers.last_style,
+                offer_batch=np.full(len(idx), -1),
+                complaint=np.zeros(len(idx), dtype=bool),
+                referral=np.zeros(len(idx), dtype=bool),
+            )
+            self._record_purchases(first, day, update_record=False)
+        return rows
+
+    def _schedule_newcomers(self, customers: int, days: int) -> tuple[Customers, np.ndarray]:
+        """Everyone who will join on her own during the run, drawn up front.
+
+        They do not depend on the strategy, so every run of a seed gets the same newcomers.
+        Returns them and, per day, the first row of that day's arrivals.
+        """
+        rate = customers * self.population_cfg.new_customers_per_year / 365
+        per_day = self.streams.generator("arrivals").poisson(rate, size=days)
+        u = self.streams.generator("newcomers").random((int(per_day.sum()), self._width))
+        newcomers = customers_from_uniforms(
+            u,
+            customers + np.arange(len(u), dtype=np.uint64),
+            np.repeat(np.arange(days), per_day),
+            self.population_cfg,
+            self.store.style_mix,
+            self.channels.reach,
+            False,
+        )
+        return newcomers, np.concatenate([[0], np.cumsum(per_day)])
+
+    def _arrivals(self, d: int) -> int:
+        """Scheduled newcomers (same in every run of a seed) and friends referred yesterday."""
+        start, stop = self._newcomer_rows[d], self._newcomer_rows[d + 1]
+        if stop > start:
+            self._join(self._newcomers.rows(slice(start, stop)), d, first_purchase_today=True)
+        joined = int(stop - start)
+        if len(self._referrers):
+            refs = self._referrers
+            u = self.streams.uniform_matrix("friend", refs, d - 1, np.arange(self._width))
+            friends = customers_from_uniforms(
+                u,
+                self.streams.derived_keys(refs, d - 1),
+                d,
+                self.population_cfg,
+                self.store.style_mix,
+                self.channels.reach,
+                True,
+            )
+            self._join(friends, d, first_purchase_today=True)
+            joined += len(refs)
+            self._referrers = np.empty(0, dtype=np.uint64)
+        return joined
+
+    # ---------------------------------------------------------------- strategy actions
+    def _admit(self, actions: Actions) -> Actions:
+        """Drop the holdout, unknown customers' rows and messages she cannot receive."""
+        if not isinstance(actions, Actions):
+            raise TypeError(
+                f"{type(self.strategy).__name__}.decide must return sim.actions.Actions, "
+                f"not {type(actions).__name__}"
+            )
+        n = self.ledger.record.n
+        treated = ~self.outcome.holdout
+        messages = []
+        for batch in actions.messages:
+            c = self.channels.index(batch.channel)
+            _check_rows(batch.customers, n, batch.campaign)
+            idx = batch.customers
+            if np.any(idx[1:] <= idx[:-1]):  # not already distinct and sorted
+                batch = batch.subset(_first_occurrence(idx))
+                idx = batch.customers
+            record = self.ledger.record
+            keep = record.reachable[idx, c] & ~record.opted_out[idx, c]
+            if self.holdout_share > 0:
+                keep &= treated[idx]
+            messages.append(batch.subset(keep))
+        loyalty = []
+        for update in actions.loyalty:
+            _check_rows(np.asarray(update.customers), n, "loyalty update")
+            loyalty.append(update.subset(treated[np.asarray(update.customers)]))
+        return Actions(messages=messages, loyalty=loyalty)
+
+    def _apply_loyalty(self, update: LoyaltyUpdate, d: int) -> None:
+        record, idx = self.ledger.record, np.asarray(update.customers, dtype=np.int64)
+        if len(idx) == 0:
+            return
+        if update.points is not None:
+            np.add.at(record.points, idx, update.points)
+        if update.tier is not None:
+            record.tier[idx] = update.tier
+            self.customers.set_recognised(idx, (record.tier[idx] > 0).astype(np.float32))
+        self.ledger.loyalty.append(
+            customer=idx,
+            day=d,
+            points=0.0 if update.points is None else update.points,
+            tier=record.tier[idx],
+        )
+
+    def _send(self, batch: MessageBatch, d: int, slot: int) -> None:
+        c = self.channels.index(batch.channel)
+        if len(batch.customers) == 0:
+            return
+        batch_id = self.ledger.new_batch(
+            d, batch.channel, batch.campaign, batch.personal, batch.offer
+        )
+        if self.channels.needs_staff[c]:
+            for i, customer in enumerate(batch.customers):
+                style = None if batch.style is None else batch.style[i]
+                payload = (batch_id, c, batch.personal, style, batch.offer)
+                self.staff.submit(Task(CALL, int(customer), d, self.staff_cfg.call_hours, payload))
+            return
+        self._deliver(
+            batch.customers, c, batch.personal, batch.style, batch.offer, batch_id, d, slot
+        )
+
+    def _deliver(self, idx, c, personal, style, offer, batch_id, d, slot) -> np.ndarray:
+        """Messages reach customers; returns who read them. Costs and outcomes are booked."""
+        ch = self.channels
+        reception = self.customers.receive(
+            Delivery(
+                customers=idx,
+                channel=c,
+                read_rate=ch.read_rate[c],
+                effect=ch.effect[c],
+                fatigue_weight=ch.fatigue_weight[c],
+                opt_out_rate=ch.opt_out_rate[c],
+                personal=personal,
+                style=style,
+                offer=offer,
+                batch=batch_id,
+                day=d,
+                slot=slot,
+            )
+        )
+        out, record = self.outcome, self.ledger.record
+        if ch.cost[c]:
+            out.npv[idx] -= ch.cost[c] * self._present_value[d]
+        record.messages[idx, c] += 1
+        record.last_message_day[idx, c] = d
+        read_seen = reception.read.astype(np.int8) if ch.reports_reads[c] else np.int8(-1)
+        self.ledger.messages.append(
+            customer=idx,
+            day=d,
+            batch=batch_id,
+            style=-1 if style is None else style,
+            read=read_seen,
+        )
+        quitters = idx[reception.opted_out]
+        record.opted_out[quitters, c] = True
+        out.opted_out[quitters] = True
+        self.ledger.opt_outs.append(customer=quitters, day=d, channel=c)
+        out.revived[idx[reception.revived]] += 1
+        self.today["messages"] += len(idx)
+        self.today["opt_outs"] += len(quitters)
+        return reception.read
+
+    # ---------------------------------------------------------------- staff
+    def _staff_day(self, d: int) -> None:
+        """Advisors work today's queue; handled and abandoned tasks take effect."""
+        finished, given_up = self.staff.work_day(d)
+        if finished:
+            who = np.array([t.customer for t in finished])
+            hours = np.array([t.hours for t in finished])
+            np.add.at(self.outcome.staff_cost, who, hours * self.staff_cfg.hourly_cost)
+            np.add.at(
+                self.outcome.npv, who, -hours * self.staff_cfg.hourly_cost * self._present_value[d]
+            )
+        complaints = [t for t in finished if t.kind == COMPLAINT]
+        if complaints:
+            who = np.array([t.customer for t in complaints])
+            created = np.array([t.created_day for t in complaints])
+            done = np.array([t.done_day for t in complaints])
+            delta = rules.complaint_outcome(done - created, self.staff_cfg, self.b)
+            self.customers.change_satisfaction(who, delta)
+            self.ledger.complaints.append(
+                customer=who, day=created, handled_day=done, abandoned=False
+            )
+        for task in finished:
+            if task.kind == CALL:
+                self._call_answered(task, d)
+        dropped = [t for t in given_up if t.kind == COMPLAINT]
+        if dropped:
+            who = np.array([t.customer for t in dropped])
+            self.customers.change_satisfaction(who, -self.b.abandon_penalty)
+            self.ledger.complaints.append(
+                customer=who,
+                day=np.array([t.created_day for t in dropped]),
+                handled_day=-1,
+                abandoned=True,
+            )
+
+    def _call_answered(self, task: Task, d: int) -> None:
+        """An advisor call is made: delivered like a message; answered, she feels recognised."""
+        batch_id, c, personal, style, offer = task.payload
+        idx = np.array([task.customer])
+        style_arr = None if style is None else np.array([style], dtype=np.int8)
+        answered = self._deliver(
+            idx, c, personal, style_arr, offer, batch_id, d, CALL_SLOT + task.order
+        )
+        if answered[0]:
+            self.customers.change_satisfaction(idx, self.b.call_recognition)
+
+    # ---------------------------------------------------------------- purchases
+    def _record_purchases(self, b: Baskets, d: int, update_record: bool) -> None:
+        i, out = b.buyers, self.outcome
+        if len(i) == 0:
+            return
+        if update_record:
+            record = self.ledger.record
+            silent = d - record.last_purchase_day[i]
+            out.reactivated[i[silent >= SLEEPING_DAYS]] = True
+            record.last_purchase_day[i] = d
+            record.purchases[i] += 1
+            record.spend[i] += b.paid
+            record.style_counts[i, b.style] += 1  # buyers are distinct
+        discount = b.list_amount - b.paid
+        out.revenue[i] += b.paid
+        out.list_spend[i] += b.list_amount
+        out.discount_cost[i] += discount
+        out.transactions[i] += 1
+        out.items[i] += b.items
+        if d >= self.days - 365:
+            out.spend_last_year[i] += b.paid
+        margin = b.list_amount * self.store.gross_margin - discount
+        out.npv[i] += margin * self._present_value[d]
+        self.ledger.transactions.append(
+            customer=i,
+            day=d,
+            list_amount=b.list_amount,
+            paid=b.paid,
+            items=b.items,
+            style=b.style,
+            offer_batch=b.offer_batch,
+        )
+        self.today["transactions"] += len(i)
+        self.today["revenue"] += float(b.paid.sum())
+
+    def _after_purchase(self, b: Baskets, d: int) -> None:
+        """Complaints queue for staff; satisfied customers bring friends tomorrow."""
+        complainers = b.buyers[b.complaint]
+        self.customers.change_satisfaction(complainers, -self.b.complaint_hit)
+        self.outcome.complaints[complainers] += 1
+        for customer in complainers:
+            self.staff.submit(Task(COMPLAINT, int(customer), d, self.staff_cfg.complaint_hours))
+        self.today["complaints"] = len(complainers)
+        self._referrers = self.customers.keys()[b.buyers[b.referral]]
+
+
+def _check_rows(idx: np.ndarray, n: int, what: str) -> None:
+    if len(idx) and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"{what}: customer rows must be between 0 and {n - 1}")
+
+
+def _first_occurrence(idx: np.ndarray) -> np.ndarray:
+    """Mask keeping each customer once (a campaign messages a customer at most once a day)."""
+    keep = np.zeros(len(idx), dtype=bool)
+    keep[np.unique(idx, return_index=True)[1]] = True
+    return keep
+
+
+def _outcome_table(capacity: int) -> Table:
+    """Per-customer tallies from which every KPI is computed, for any group of customers."""
+    t = Table(capacity)
+    for name in ("revenue", "list_spend", "discount_cost", "staff_cost", "npv"):
+        t.add(name, np.float64)
+    t.add("spend_last_year", np.float64)
+    for name in ("transactions", "items", "complaints", "revived"):
+        t.add(name, np.int32)
+    for name in ("opted_out", "churned", "reactivated", "alive_start", "holdout"):
+        t.add(name, bool)
+    t.add("joined_day", np.int32)
+    return t
+
+
+def _daily_reporters() -> dict[str, Any]:
+    """The daily KPI time series (one row per simulated day)."""
+
+    def active(m: StoreModel) -> float:
+        record = m.ledger.record
+        return np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n
+
+    return {
+        "day": lambda m: m.day,
+        "date": lambda m: m.store.date(m.day).isoformat(),
+        "event": lambda m: m.store.event_today[m.day] or "",
+        "customers": lambda m: m.ledger.record.n,
+        "alive": lambda m: np.count_nonzero(m.customers.alive()),
+        "active_90d_share": active,
+        "transactions": lambda m: int(m.today["transactions"]),
+        "revenue": lambda m: round(m.today["revenue"], 2),
+        "messages": lambda m: int(m.today["messages"]),
+        "opt_outs": lambda m: int(m.today["opt_outs"]),
+        "churned": lambda m: int(m.today["churned"]),
+        "new_customers": lambda m: int(m.today["new_customers"]),
+        "complaints": lambda m: int(m.today["complaints"]),
+        "staff_backlog": lambda m: m.staff.backlog,
+        "mean_fatigue": lambda m: float(m.customers.fatigue_total().mean()),
+    }

@@ -1,0 +1,64 @@
+"""One entry point for a run, whichever implementation carries it: `simulate(cfg)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sim import kpis
+from sim.config import ConfigError, validate
+from sim.model import StoreModel
+
+
+@dataclass
+class RunResult:
+    """A finished run: its KPIs, the daily series and the model (inspectable afterwards)."""
+
+    metrics: dict[str, Any]
+    daily: pd.DataFrame
+    model: StoreModel
+
+
+def build_strategy(strategy_cfg: DictConfig) -> Any:
+    """The configured strategy object, or a one-line ConfigError saying what is wrong."""
+    target = strategy_cfg.get("_target_")
+    try:
+        strategy = instantiate(strategy_cfg, _convert_="all")
+    except InstantiationException as exc:
+        reason = str(exc.__cause__ or exc).strip().splitlines()[-1]
+        raise ConfigError(f"strategy {target} could not be built: {reason}") from None
+    if not callable(getattr(strategy, "decide", None)):
+        raise ConfigError(f"strategy {target} has no decide(view) method")
+    return strategy
+
+
+def simulate(cfg: DictConfig, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run the configured store for `cfg.days` days and compute its KPIs.
+
+    `progress(day, days)` is called after each simulated day.
+    """
+    validate(cfg)
+    run = OmegaConf.to_object(cfg)  # plain dataclasses: attribute access in the hot path is cheap
+    model = StoreModel(
+        customers=run.customers,
+        days=run.days,
+        seed=run.seed,
+        population=run.population,
+        store=run.store,
+        channels=run.channels,
+        strategy=build_strategy(cfg.strategy),
+        holdout=run.holdout,
+        implementation=run.implementation,
+    )
+    for day in range(cfg.days):
+        model.step()
+        if progress:
+            progress(day + 1, cfg.days)
+    metrics = kpis.compute(model, ~model.outcome.holdout)
+    return RunResult(metrics, model.datacollector.get_model_vars_dataframe(), model)

@@ -1,0 +1,22 @@
+"""The strategy interface: read the store's record, propose today's actions.
+
+A strategy is any object with `decide(view) -> Actions`. `view` is a
+`sim.ledger.ObservableView`: the store's record (transactions, messages and their outcomes,
+opt-outs, points, tiers, recorded profile fields), today's date and calendar event. It holds
+no hidden trait, so a strategy can only act on what a real store could know.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from sim.actions import Actions
+from sim.ledger import ObservableView
+
+
+class Strategy(ABC):
+    """Base class for retention strategies (subclassing is optional, `decide` is the contract)."""
+
+    @abstractmethod
+    def decide(self, view: ObservableView) -> Actions:
+        """Today's messages, advisor calls and loyalty updates."""
