@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,22 @@ USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException, ValueError, 
 
 
 def one_line(exc: BaseException) -> str:
-    """The first meaningful line of an error message (Hydra's carry extra context lines)."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    """Hydra's and OmegaConf's multi-line messages folded into one line that keeps the
+    problem, the key and the fix (e.g. the list of available options)."""
+    text = str(exc).split("Config search path")[0]
+    options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("\t") and not line.strip().startswith("object_type")
+    ]
+    message = " ".join(lines).replace("Available options in", "choose one of the options in")
+    if options:
+        message += " " + ", ".join(options)
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        message += f" ({str(cause).strip().splitlines()[0]})"
+    return message or type(exc).__name__
 
 
 @contextmanager

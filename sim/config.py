@@ -9,6 +9,7 @@ one line naming the key.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import typing
 from dataclasses import dataclass, field
@@ -205,6 +206,20 @@ def validate(cfg: DictConfig) -> None:
         )
     if any(s < 0 for s in store.style_mix) or sum(store.style_mix) <= 0:
         raise ConfigError("store.style_mix must be non-negative shares with a positive sum")
+    for i, event in enumerate(store.calendar):
+        try:
+            dt.date(2001, event.month, event.day)  # a common year: no February 29
+        except ValueError:
+            raise ConfigError(
+                f"store.calendar[{i}] ({event.name}) has no date {event.month}-{event.day}: "
+                "give a day that exists in every year"
+            ) from None
+    try:
+        dt.date.fromisoformat(str(store.start_date))
+    except ValueError:
+        raise ConfigError(
+            f"store.start_date={store.start_date} is not a date: write it as YYYY-MM-DD"
+        ) from None
     if cfg.population.kind == "twin" and not cfg.population.twin_file:
         raise ConfigError(
             "population.kind=twin needs population.twin_file: point it at a calibrated twin "

@@ -38,7 +38,14 @@ GLOSSARY: dict[str, str] = {
     "message_cost": "cost of sending messages",
     "discount_cost": "value of discounts redeemed",
     "staff_cost": "advisor time spent on complaints and calls",
+    "repeat_within_39w": "CDNOW check: share of customers who joined at least 39 weeks before the"
+    " end whose second purchase came within 39 weeks of the first (null if the run is shorter)",
+    "silent_6_9m_buy_again_39w": "CDNOW check: share of day-0 customers silent 6-9 months who"
+    " bought again within the first 39 weeks of the run (null if the run is shorter)",
 }
+
+COHORT_DAYS = 273  # 39 weeks, the CDNOW calibration and forecast windows
+SILENT_FROM, SILENT_TO = 183, 274  # 6 to 9 months silent
 
 
 def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, float]:
@@ -83,6 +90,26 @@ def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, flo
         "opt_out_rate": _ratio(o.opted_out[g].sum(), n),
         "complaints": int(o.complaints[g].sum()),
         **costs,
+        **_cdnow_cohorts(model, g),
+    }
+
+
+def _cdnow_cohorts(model: StoreModel, g: np.ndarray) -> dict[str, float | None]:
+    """The two published natural-behaviour figures, measured the way they were published."""
+    if model.days < COHORT_DAYS:
+        return {"repeat_within_39w": None, "silent_6_9m_buy_again_39w": None}
+    o, tx = model.outcome, model.ledger.transactions
+    customer, day = tx.column("customer"), tx.column("day")
+    joined = o.joined_day
+    eligible = g & (joined > 0) & (joined < model.days - COHORT_DAYS)
+    in_window = day < joined[customer] + COHORT_DAYS
+    purchases = np.bincount(customer[in_window], minlength=o.n)
+    silent = g & (o.joined_day == 0)
+    silent &= (-o.last_purchase_at_start >= SILENT_FROM) & (-o.last_purchase_at_start <= SILENT_TO)
+    bought = np.bincount(customer[day < COHORT_DAYS], minlength=o.n) > 0
+    return {
+        "repeat_within_39w": _ratio((purchases[eligible] >= 2).sum(), eligible.sum()),
+        "silent_6_9m_buy_again_39w": _ratio(bought[silent].sum(), silent.sum()),
     }
 
 

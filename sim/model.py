@@ -86,8 +86,11 @@ class StoreModel(mesa.Model):
         )
         self.ledger = Ledger(len(self.store.styles), self.channels.names, capacity)
         self.outcome = _outcome_table(capacity)
-        advisors = round(self.staff_cfg.advisors_per_10k_customers * customers / 10_000)
-        self.staff = StaffDesk(advisors, self.staff_cfg.hours_per_day, self.staff_cfg.max_wait_days)
+        # Fractional staffing keeps its exact hours, spread over a whole number of advisors.
+        staffing = self.staff_cfg.advisors_per_10k_customers * customers / 10_000
+        advisors = max(round(staffing), 1) if staffing > 0 else 0
+        hours_each = self.staff_cfg.hours_per_day * staffing / advisors if advisors else 0.0
+        self.staff = StaffDesk(advisors, hours_each, self.staff_cfg.max_wait_days)
         self._present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
         self._width = uniforms_per_customer(len(self.store.styles), len(self.channels))
         self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
@@ -102,6 +105,7 @@ class StoreModel(mesa.Model):
         )
         self._join(base, day=0, first_purchase_today=False)
         self.outcome.alive_start[:] = base.alive
+        self.outcome.last_purchase_at_start[:] = base.last_purchase_day
         self.datacollector = mesa.DataCollector(model_reporters=_daily_reporters())
 
     # ---------------------------------------------------------------- the day
@@ -421,6 +425,7 @@ def _outcome_table(capacity: int) -> Table:
     for name in ("opted_out", "churned", "reactivated", "alive_start", "holdout"):
         t.add(name, bool)
     t.add("joined_day", np.int32)
+    t.add("last_purchase_at_start", np.int32)  # for the CDNOW "silent 6-9 months" cohort
     return t
 
 

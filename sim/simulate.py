@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sim import kpis
-from sim.config import ConfigError, validate
+from sim.config import Config, ConfigError, validate
 from sim.model import StoreModel
 
 
@@ -25,8 +25,11 @@ class RunResult:
     model: StoreModel
 
 
-def build_strategy(strategy_cfg: DictConfig) -> Any:
-    """The configured strategy object, or a one-line ConfigError saying what is wrong."""
+def build_strategy(strategy_cfg: DictConfig, cfg: DictConfig | None = None) -> Any:
+    """The configured strategy object, or a one-line ConfigError saying what is wrong.
+
+    With the run's `cfg`, the strategy's own `check(channels, styles)` runs too.
+    """
     target = strategy_cfg.get("_target_")
     try:
         strategy = instantiate(strategy_cfg, _convert_="all")
@@ -35,15 +38,35 @@ def build_strategy(strategy_cfg: DictConfig) -> Any:
         raise ConfigError(f"strategy {target} could not be built: {reason}") from None
     if not callable(getattr(strategy, "decide", None)):
         raise ConfigError(f"strategy {target} has no decide(view) method")
+    if cfg is not None:
+        check_strategy(strategy, cfg)
     return strategy
 
 
-def simulate(cfg: DictConfig, progress: Callable[[int, int], None] | None = None) -> RunResult:
+def check_strategy(strategy: Any, cfg: DictConfig) -> None:
+    """Let the strategy refuse settings the store cannot honour, before anything runs."""
+    check = getattr(strategy, "check", None)
+    if callable(check):
+        try:
+            check(list(cfg.channels.keys()), list(cfg.store.styles))
+        except ValueError as exc:
+            raise ConfigError(f"strategy: {exc}") from None
+
+
+def simulate(
+    cfg: DictConfig,
+    progress: Callable[[int, int], None] | None = None,
+    strategy: Any = None,
+) -> RunResult:
     """Run the configured store for `cfg.days` days and compute its KPIs.
 
-    `progress(day, days)` is called after each simulated day.
+    `progress(day, days)` is called after each simulated day. `strategy`, an object with
+    `decide(view)`, replaces the configured one (for strategies built in Python).
     """
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)  # also a config saved as YAML
     validate(cfg)
+    if strategy is not None:
+        check_strategy(strategy, cfg)
     run = OmegaConf.to_object(cfg)  # plain dataclasses: attribute access in the hot path is cheap
     model = StoreModel(
         customers=run.customers,
@@ -52,7 +75,7 @@ def simulate(cfg: DictConfig, progress: Callable[[int, int], None] | None = None
         population=run.population,
         store=run.store,
         channels=run.channels,
-        strategy=build_strategy(cfg.strategy),
+        strategy=build_strategy(cfg.strategy, cfg) if strategy is None else strategy,
         holdout=run.holdout,
         implementation=run.implementation,
     )

@@ -66,14 +66,15 @@ class StaffDesk:
             yield self.env.timeout(task.hours)
             if task.abandoned:  # gave up while it was being handled
                 continue
-            task.done_day = math.floor(self.env.now / self.hours_per_day)
+            task.done_day = math.ceil(self.env.now / self.hours_per_day) - 1  # (dH, (d+1)H]
             del self.waiting[task.order]
             self._finished.append(task)
 
     def work_day(self, day: int) -> tuple[list[Task], list[Task]]:
         """Run the advisors through day `day`; return (finished tasks, tasks given up today)."""
         if self.hours_per_day > 0:
-            self.env.run(until=(day + 1) * self.hours_per_day)
+            # just past the end of the day: SimPy leaves events at `until` itself unprocessed
+            self.env.run(until=(day + 1) * self.hours_per_day + 1e-9)
         finished, self._finished = self._finished, []
         given_up = []
         for task in list(self.waiting.values()):  # oldest first: tasks arrive in day order

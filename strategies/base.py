@@ -20,3 +20,14 @@ class Strategy(ABC):
     @abstractmethod
     def decide(self, view: ObservableView) -> Actions:
         """Today's messages, advisor calls and loyalty updates."""
+
+    def check(self, channels: list[str], styles: list[str]) -> None:
+        """Raise ValueError for settings the store cannot honour (e.g. an unknown channel),
+        before the run starts. Optional: a strategy without it is checked as it runs."""
+        return None
+
+
+def require_channel(channel: str, channels: list[str]) -> None:
+    """The one-line error for a strategy configured with a channel the store does not have."""
+    if channel not in channels:
+        raise ValueError(f"unknown channel '{channel}': choose one of {', '.join(channels)}")

@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.actions import Actions, MessageBatch, Offer
 from sim.ledger import ObservableView
-from strategies.base import Strategy
+from strategies.base import Strategy, require_channel
 
 
 class Blanket(Strategy):
@@ -33,6 +33,9 @@ class Blanket(Strategy):
         self.channel = channel
         self.every_days = every_days
         self.offer = Offer(discount, min_spend, expiry_days) if discount > 0 else None
+
+    def check(self, channels: list[str], styles: list[str]) -> None:
+        require_channel(self.channel, channels)
 
     def decide(self, view: ObservableView) -> Actions:
         if view.day % self.every_days:

@@ -1,0 +1,64 @@
+"""Configs: every group composes, and bad values stop with one line naming the key."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from sim.config import ConfigError, compose, validate
+
+CLI = [sys.executable, "-c", "from experiments.run import main; main()"]
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("customers=-5", "customers"),
+        ("days=0", "days"),
+        ("channels.sms.read_rate=1.5", "channels.sms.read_rate"),
+        ("population.behaviour.revival_prob=-0.1", "population.behaviour.revival_prob"),
+        ("store.staff.hours_per_day=25", "store.staff.hours_per_day"),
+        ("store.calendar.0.month=13", "store.calendar[0].month"),
+        ("holdout=0.95", "holdout"),
+    ],
+)
+def test_nonsensical_values_name_the_key(override, key):
+    with pytest.raises(ConfigError, match="^" + re.escape(key) + "="):
+        validate(compose([override]))
+
+
+def test_unknown_key_and_wrong_type_are_rejected_by_the_schema():
+    with pytest.raises(ConfigCompositionException):
+        compose(["customerz=10"])
+    with pytest.raises(ConfigCompositionException):
+        compose(["customers=lots"])
+
+
+def test_impossible_calendar_date_is_rejected():
+    with pytest.raises(ConfigError, match="store.calendar"):
+        validate(compose(["store.calendar.0.month=2", "store.calendar.0.day=30"]))
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["customers=-5"], "customers=-5 is out of range"),
+        (["strategy=nosuch"], "strategy"),
+        (["foo=1"], "foo"),
+        (["customers=abc"], "customers=abc"),
+        (["strategy=blanket", "strategy.channel=fax"], "unknown channel 'fax'"),
+    ],
+)
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
+    result = subprocess.run(
+        [*CLI, *args, "customers=200" if "customers" not in args[0] else "days=5", "days=5"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], result.stderr
+    assert not (tmp_path / "outputs").exists()
