@@ -1,0 +1,217 @@
+"""Reading transaction exports: documented cleaning, one-line errors, BTYD summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.transactions import (
+    TransactionDataError,
+    holdout_counts,
+    load_cdnow,
+    load_transactions,
+    summarise,
+)
+
+CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "CDNOW_sample.txt"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _error(path: Path, **kwargs) -> str:
+    with pytest.raises(TransactionDataError) as info:
+        load_transactions(path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_empty_file_is_refused(tmp_path):
+    assert "is empty" in _error(_csv(tmp_path, ""))
+
+
+def test_header_without_rows_is_refused(tmp_path):
+    assert "no data rows" in _error(_csv(tmp_path, "customer_id,date,amount\n"))
+
+
+def test_missing_columns_are_named_with_the_columns_found(tmp_path):
+    path = _csv(tmp_path, "client,date,total\nA,2021-01-01,10\n")
+    message = _error(path)
+    assert "missing column(s) 'customer_id', 'amount'" in message
+    assert "columns found: 'client', 'date', 'total'" in message
+    assert "customer_col=" in message
+    frame, _ = load_transactions(path, customer_col="client", amount_col="total")
+    assert frame["amount"].tolist() == [10.0]
+
+
+def test_semicolon_export_gets_a_separator_hint(tmp_path):
+    message = _error(_csv(tmp_path, "customer_id;date;amount\nA;2021-01-01;10\n"))
+    assert "not comma separated" in message
+
+
+def test_unparsable_dates_name_file_lines(tmp_path):
+    text = "customer_id,date,amount\nA,2021-01-01,10\nA,2021-13-01,5\nB,2021-01-02,3\nB,2/1/21,4\n"
+    message = _error(_csv(tmp_path, text))
+    assert "unparsable dates in column 'date' at lines 3, 5" in message
+    assert "'2021-13-01'" in message
+    assert "date_format=" in message
+
+
+def test_date_format_reads_day_first_dates(tmp_path):
+    text = "customer_id,date,amount\nA,02/01/2021,10\nA,13/01/2021,5\n"
+    assert "lines 2, 3" in _error(_csv(tmp_path, text))  # ISO 8601 unless told otherwise
+    frame, _ = load_transactions(_csv(tmp_path, text), date_format="%d/%m/%Y")
+    assert frame["date"].tolist() == [pd.Timestamp("2021-01-02"), pd.Timestamp("2021-01-13")]
+
+
+def test_non_numeric_amounts_name_file_lines(tmp_path):
+    text = 'customer_id,date,amount\nA,2021-01-01,10\nA,2021-01-02,"12,50"\nB,2021-01-02,$4\n'
+    message = _error(_csv(tmp_path, text))
+    assert "non-numeric values in column 'amount' at lines 3, 4" in message
+    assert "'12,50'" in message
+
+
+def test_many_bad_lines_are_summarised_and_blank_lines_keep_numbering(tmp_path):
+    rows = "".join(f"C{i},2021-01-01,oops\n" for i in range(8))
+    path = _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n\n" + rows)
+    assert "lines 4, 5, 6, 7, 8 and 3 more" in _error(path)
+
+
+def test_missing_customer_ids_are_refused(tmp_path):
+    message = _error(_csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n,2021-01-02,2\n"))
+    assert "missing customer id" in message
+    assert "line 3" in message
+
+
+# --------------------------------------------------------------------------- documented cleaning
+
+
+def test_cleaning_is_counted_and_reported(tmp_path):
+    text = (
+        "customer_id,date,amount,qty,style\n"
+        "A,2021-01-01,50,2,denim\n"
+        "A,2021-01-01,50,2,denim\n"  # exact duplicate: dropped
+        "A,2021-01-01,-20,1,denim\n"  # return netted against the same day
+        "A,2021-01-01 17:45,5,1,shirt\n"  # same day, other time: merged
+        "A,2021-01-05,0,1,socks\n"  # zero amount: kept as an occasion
+        "B,2021-01-03,-30,1,coat\n"  # return without purchase that day: dropped
+        "B,2021-01-04,10,1,hat\n"
+        "B,2021-01-04,-15,1,hat\n"  # returns exceed purchases: zero-spend occasion
+        "\n"
+    )
+    frame, report = load_transactions(_csv(tmp_path, text), items_col="qty", style_col="style")
+    assert frame.columns.tolist() == ["customer_id", "date", "amount", "items", "style"]
+    assert frame["amount"].tolist() == [35.0, 0.0, 0.0]
+    assert frame["items"].tolist() == [3.0, 1.0, 1.0]  # items bought; return rows not counted
+    assert frame["style"].tolist() == ["denim|shirt", "socks", "hat"]
+    assert frame["date"].dt.hour.eq(0).all()
+    assert report.rows_read == 9
+    assert report.blank_lines == 1
+    assert report.duplicates_dropped == 1
+    assert report.returns_netted == 2
+    assert report.returns_unmatched_dropped == 1
+    assert report.days_returns_exceed_purchases == 1
+    assert report.merged_rows == 3  # 6 rows on purchase days became 3 transactions
+    assert report.zero_amount_transactions == 2
+    assert (report.transactions, report.customers) == (3, 2)
+    lines = "\n".join(report.lines())
+    assert "dropped 1 exact duplicate rows" in lines
+    assert "merged 3 same-day rows into the 3 transactions" in lines
+    assert "return rows with no same-day purchase" in lines
+
+
+def test_zero_spend_occasions_count_as_purchases_but_not_as_spend(tmp_path):
+    text = (
+        "customer_id,date,amount\n"
+        "A,2021-01-01,20\nA,2021-01-08,0\nA,2021-01-15,30\n"
+        "B,2021-01-01,10\nB,2021-01-08,0\n"
+    )
+    frame, _ = load_transactions(_csv(tmp_path, text))
+    summary = summarise(frame, "2021-01-31")
+    assert summary["x"].tolist() == [2, 1]
+    assert summary["x_spend"].tolist() == [1, 0]
+    assert summary["monetary"].iloc[0] == 30.0
+    assert np.isnan(summary["monetary"].iloc[1])
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def test_summary_conventions_and_exclusions(tmp_path):
+    text = (
+        "customer_id,date,amount\n"
+        "zed,2021-01-01,10\nzed,2021-01-01,5\nzed,2021-01-15,20\nzed,2021-01-29,40\n"
+        "zed,2021-02-20,99\n"  # holdout
+        "amy,2021-01-08,7\n"
+        "late,2021-02-01,5\n"  # first purchase after calibration end: excluded
+        "old,2020-12-01,5\nold,2021-01-10,6\n"  # before observation_start: excluded
+    )
+    frame, _ = load_transactions(_csv(tmp_path, text))
+    summary = summarise(frame, "2021-01-29", observation_start="2021-01-01")
+    assert isinstance(summary.index, pd.RangeIndex)
+    assert summary.columns.tolist() == ["x", "t_x", "T", "monetary", "x_spend", "first_purchase"]
+    ids = {"zed", "amy", "late", "old"}
+    assert not ids & {str(v) for v in summary.to_numpy().ravel()}
+    amy, zed = summary.iloc[0], summary.iloc[1]  # rows follow the sorted ids
+    assert (amy["x"], amy["t_x"], amy["T"]) == (0, 0.0, 3.0)
+    assert (zed["x"], zed["t_x"], zed["T"]) == (2, 4.0, 4.0)  # last purchase on the end date
+    assert zed["monetary"] == 30.0  # mean of the repeat purchases, first one excluded
+    assert summary.attrs["excluded_first_purchase_after_calibration"] == 1
+    assert summary.attrs["excluded_first_purchase_before_observation_start"] == 1
+
+    per_customer, weekly = holdout_counts(frame, "2021-01-29", "2021-02-26", "2021-01-01")
+    assert per_customer.tolist() == [0, 1]
+    assert weekly["cumulative"].tolist() == [0, 0, 0, 1]
+    assert weekly["end"].iloc[-1] == pd.Timestamp("2021-02-26")
+
+
+def test_time_unit_days(tmp_path):
+    frame, _ = load_transactions(
+        _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\nA,2021-01-11,1\n")
+    )
+    summary = summarise(frame, "2021-01-31", time_unit_days=1)
+    assert (summary["t_x"].iloc[0], summary["T"].iloc[0]) == (10.0, 30.0)
+
+
+# --------------------------------------------------------------------------- CDNOW
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    if not CDNOW.exists():
+        pytest.skip(f"CDNOW data not found at {CDNOW} (shared data folder absent in this clone)")
+    return load_cdnow(CDNOW)
+
+
+def test_cdnow_same_day_merge(cdnow):
+    frame, report = cdnow
+    assert report.rows_read == 6919
+    assert report.duplicates_dropped == 0  # kept: identical orders are plausible, no order id
+    assert report.merged_rows == 223
+    assert len(frame) == report.transactions == 6696
+    assert report.customers == 2357
+    assert frame.columns.tolist() == ["customer_id", "date", "amount", "items"]
+    assert pd.api.types.is_datetime64_any_dtype(frame["date"])
+
+
+def test_cdnow_calibration_summary(cdnow):
+    frame, _ = cdnow
+    summary = summarise(frame, "1997-09-30")
+    assert len(summary) == 2357
+    assert (summary["x"] > 0).sum() == 946
+    assert summary["x"].sum() == 2457  # repeat transactions in the 39-week calibration period
+    assert summary["T"].max() == pytest.approx(272 / 7)  # 1997-01-01 to 1997-09-30
+    per_customer, weekly = holdout_counts(frame, "1997-09-30", "1998-06-30")
+    assert len(per_customer) == len(summary)
+    assert len(weekly) == 39
+    assert weekly["cumulative"].iloc[-1] == per_customer.sum() == 1882
