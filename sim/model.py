@@ -22,7 +22,12 @@ from sim.config import ChannelConfig, PopulationConfig, StoreConfig
 from sim.engine import Baskets, CustomerEngine, Delivery
 from sim.fast import ArrayCustomers
 from sim.ledger import Ledger, ObservableView
-from sim.population import Customers, customers_from_uniforms, sample_base, uniforms_per_customer
+from sim.population import (
+    Customers,
+    customers_from_uniforms,
+    initial_customers,
+    uniforms_per_customer,
+)
 from sim.random import Streams
 from sim.staff import CALL, COMPLAINT, StaffDesk, Task
 from sim.store import Store
@@ -36,7 +41,8 @@ class StoreModel(mesa.Model):
     """A clothing store's customers under one retention strategy.
 
     Args:
-        customers: customer records in the store's base on day 0.
+        customers: customer records in the store's base on day 0 (a twin population brings
+            its own number).
         days: days to simulate.
         seed: root seed of every random stream (same seed, same run).
         population: `population` config: traits, history and the behaviour parameters.
@@ -71,6 +77,10 @@ class StoreModel(mesa.Model):
         self.strategy = strategy
         self.holdout_share = holdout
         self.day = 0
+        base = initial_customers(
+            customers, population, self.store.style_mix, self.channels.reach, self.streams
+        )
+        customers = len(base)  # a twin brings its own customers
         capacity = int(customers * (1.1 + population.new_customers_per_year * days / 365)) + 64
         engine_args = (
             population,
@@ -96,13 +106,6 @@ class StoreModel(mesa.Model):
         self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
         self._referrers = np.empty(0, dtype=np.uint64)
         self.today: dict[str, float] = {}
-        base = sample_base(
-            customers,
-            population,
-            self.store.style_mix,
-            self.channels.reach,
-            self.streams.generator("base"),
-        )
         self._join(base, day=0, first_purchase_today=False)
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day

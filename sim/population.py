@@ -21,6 +21,7 @@ from scipy import stats
 from scipy.stats.sampling import FastGeneratorInversion
 
 from sim.config import PopulationConfig
+from sim.random import Streams
 
 
 @lru_cache(maxsize=32)
@@ -193,3 +194,14 @@ def sample_base(
     customers.purchases = (repeats + 1).astype(np.int32)
     customers.spend = customers.spend + repeat_spend
     return customers
+
+
+def initial_customers(
+    n: int,
+    population: PopulationConfig,
+    style_mix: np.ndarray,
+    channel_reach: np.ndarray,
+    streams: Streams,
+) -> Customers:
+    """The store's customers on day 0, as `population.kind` says."""
+    return sample_base(n, population, style_mix, channel_reach, streams.generator("base"))
