@@ -14,7 +14,19 @@ import numpy as np
 
 from sim import behaviour as rules
 from sim.config import PopulationConfig
-from sim.engine import Baskets, Delivery, Reception
+from sim.engine import (
+    COMPLAINT,
+    ITEMS,
+    NEXT_VISIT,
+    PURCHASE_DRAWS,
+    REFERRAL,
+    SPEND,
+    STYLE,
+    TOP_UP,
+    Baskets,
+    Delivery,
+    Reception,
+)
 from sim.population import Customers, gamma_from_uniform, style_choice
 from sim.random import Streams
 
@@ -121,28 +133,23 @@ class CustomerAgent(mesa.Agent):
         """What she buys: (list amount, paid, items, style, redeemed campaign, complaint,
         referral)."""
         engine, b = self.engine, self.engine.b
-        spend = float(
-            gamma_from_uniform(
-                np.array([self.draw("spend", day)]), engine.spend_p, self.spend_rate
-            )[0]
-        )
-        style = int(
-            style_choice(np.array([self.draw("style", day)]), self.affinity[None, :], engine.mix)[0]
-        )
-        items = 1 + int(
-            rules.extra_items(np.array([self.draw("items", day)]), np.array([self.items_mean]))[0]
-        )
+        u = engine.streams.uniform_matrix(
+            "purchase", np.array([self.key]), day, np.arange(len(PURCHASE_DRAWS))
+        )[0]
+        spend = float(gamma_from_uniform(u[SPEND : SPEND + 1], engine.spend_p, self.spend_rate)[0])
+        style = int(style_choice(u[STYLE : STYLE + 1], self.affinity[None, :], engine.mix)[0])
+        items = 1 + int(rules.extra_items(u[ITEMS : ITEMS + 1], np.array([self.items_mean]))[0])
         redeemed, discount = -1, 0.0
         if self.offer is not None and self.offer_expiry >= day:
             terms = self.offer.offer
-            if spend < terms.min_spend and self.draw("top_up", day) < b.min_spend_top_up:
+            if spend < terms.min_spend and u[TOP_UP] < b.min_spend_top_up:
                 spend = terms.min_spend
             if spend >= terms.min_spend:
                 redeemed, discount = self.offer.batch, spend * terms.discount
                 self.offer = None
-        referral = self.satisfaction >= 0 and self.draw("referral", day) < self.referral
-        complaint = self.draw("complaint", day) < engine.complaint_rate
-        self.buy_clock = -math.log(self.draw("buy", day))
+        referral = self.satisfaction >= 0 and u[REFERRAL] < self.referral
+        complaint = u[COMPLAINT] < engine.complaint_rate
+        self.buy_clock = -math.log(u[NEXT_VISIT])
         return spend, spend - discount, items, style, redeemed, complaint, referral
 
     def end_day(self, day: int) -> None:

@@ -15,6 +15,10 @@ import numpy as np
 from sim.actions import Offer
 from sim.population import Customers
 
+# The draws behind one purchase, all from one addressed hash call: (purpose "purchase", slot).
+PURCHASE_DRAWS = ("spend", "style", "items", "top_up", "referral", "complaint", "next_visit")
+SPEND, STYLE, ITEMS, TOP_UP, REFERRAL, COMPLAINT, NEXT_VISIT = range(len(PURCHASE_DRAWS))
+
 
 @dataclass
 class Delivery:

@@ -15,7 +15,19 @@ import numpy as np
 
 from sim import behaviour as rules
 from sim.config import PopulationConfig
-from sim.engine import Baskets, Delivery, Reception
+from sim.engine import (
+    COMPLAINT,
+    ITEMS,
+    NEXT_VISIT,
+    PURCHASE_DRAWS,
+    REFERRAL,
+    SPEND,
+    STYLE,
+    TOP_UP,
+    Baskets,
+    Delivery,
+    Reception,
+)
 from sim.population import Customers, gamma_from_uniform, style_choice
 from sim.random import Streams
 from sim.table import Table
@@ -214,23 +226,22 @@ class ArrayCustomers:
         """What each buyer spends, on which style, and whether her offer is redeemed."""
         t, b, s = self.t, self.b, self.streams
         keys = t.key[buyers]
-        spend = gamma_from_uniform(
-            s.uniform("spend", keys, day), self.spend_p, t.spend_rate[buyers]
-        )
-        style = style_choice(s.uniform("style", keys, day), t.affinity[buyers], self.mix)
-        items = 1 + rules.extra_items(s.uniform("items", keys, day), t.items_mean[buyers])
+        u = s.uniform_matrix("purchase", keys, day, np.arange(len(PURCHASE_DRAWS)))
+        spend = gamma_from_uniform(u[:, SPEND], self.spend_p, t.spend_rate[buyers])
+        style = style_choice(u[:, STYLE], t.affinity[buyers], self.mix)
+        items = 1 + rules.extra_items(u[:, ITEMS], t.items_mean[buyers])
         holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
         short = holds & (spend < t.offer_min_spend[buyers])
-        top_up = short & (s.uniform("top_up", keys, day) < b.min_spend_top_up)
+        top_up = short & (u[:, TOP_UP] < b.min_spend_top_up)
         spend = np.where(top_up, t.offer_min_spend[buyers], spend)
         redeemed = holds & (spend >= t.offer_min_spend[buyers])
         discount = np.where(redeemed, spend * t.offer_discount[buyers], 0.0)
         offer_batch = np.where(redeemed, t.offer_batch[buyers], -1)
         self._close_offers(buyers[redeemed])
         satisfied = t.satisfaction[buyers] >= 0
-        referral = satisfied & (s.uniform("referral", keys, day) < t.referral[buyers])
-        complaint = s.uniform("complaint", keys, day) < self.complaint_rate
-        t.buy_clock[buyers] = s.exponential("buy", keys, day)
+        referral = satisfied & (u[:, REFERRAL] < t.referral[buyers])
+        complaint = u[:, COMPLAINT] < self.complaint_rate
+        t.buy_clock[buyers] = -np.log(u[:, NEXT_VISIT])
         return Baskets(
             buyers=buyers,
             list_amount=spend,

@@ -35,7 +35,9 @@ class EventLog:
         if size == 0:
             return
         chunk = {
-            name: np.broadcast_to(np.asarray(columns[name], dtype=dtype), (size,)).copy()
+            name: np.array(columns[name], dtype=dtype)
+            if np.ndim(columns[name])
+            else np.full(size, columns[name], dtype=dtype)
             for name, dtype in self.dtypes.items()
         }
         self._chunks.append(chunk)
@@ -48,6 +50,27 @@ class EventLog:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: self.column(name) for name in self.dtypes})
+
+    def since(self, day: int, column: str = "day") -> dict[str, np.ndarray]:
+        """Events with `column` >= `day`, reading chunks from the end: the cost is that of the
+        recent events only, however long the log. For logs appended in day order (transactions,
+        messages, opt-outs, loyalty), which is how the model writes them."""
+        recent = []
+        for chunk in reversed(self._chunks):
+            days = chunk[column]
+            if len(days) and days[-1] < day:
+                break
+            recent.append(chunk if days[0] >= day else _rows(chunk, days >= day))
+            if days[0] < day:
+                break
+        if not recent:
+            return {name: np.empty(0, dtype=dtype) for name, dtype in self.dtypes.items()}
+        recent.reverse()
+        return {name: np.concatenate([c[name] for c in recent]) for name in self.dtypes}
+
+
+def _rows(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[keep] for name, values in chunk.items()}
 
 
 class Ledger:
@@ -66,6 +89,7 @@ class Ledger:
         r.add("opted_out", bool, c)
         r.add("birthday_recorded", np.int16)
         r.add("referred", bool)
+        r.add("referrer", np.int32, fill=-1)  # row of the customer who referred her, -1: unknown
         r.add("points", np.float64)
         r.add("tier", np.int8)
         r.add("last_message_day", np.int32, c, fill=NEVER)
@@ -99,12 +123,17 @@ class Ledger:
             {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8}
         )
 
-    def add_customers(self, customers) -> None:
-        """Open a record for new customers with what the store learnt at their first purchase."""
+    def add_customers(self, customers, referrer: np.ndarray | None = None) -> None:
+        """Open a record for new customers with what the store learnt at their first purchase.
+
+        `referrer` gives, per new customer, the row of the customer who referred her (her
+        referral code), -1 for none; without it nobody's referrer is on record.
+        """
+        extra = {} if referrer is None else {"referrer": referrer}
         styles = np.zeros((len(customers), self.record.style_counts.shape[1]), dtype=np.int32)
         styles[np.arange(len(customers)), customers.last_style] = 1
         self.record.append(
-            {"last_message_day": NEVER},
+            {"last_message_day": NEVER, "referrer": -1},
             first_purchase_day=customers.first_purchase_day,
             last_purchase_day=customers.last_purchase_day,
             purchases=customers.purchases,
@@ -113,6 +142,7 @@ class Ledger:
             reachable=customers.reachable,
             birthday_recorded=customers.birthday_recorded,
             referred=customers.referred,
+            **extra,
         )
 
     def new_batch(self, day: int, channel: str, campaign: str, personal: bool, offer) -> int:
@@ -168,7 +198,7 @@ class ObservableView:
 
     def __getattr__(self, name: str) -> np.ndarray:
         """Record columns by name: first_purchase_day, last_purchase_day, purchases, spend,
-        style_counts, reachable, opted_out, birthday_recorded, referred, points, tier,
+        style_counts, reachable, opted_out, birthday_recorded, referred, referrer, points, tier,
         last_message_day, messages."""
         if name.startswith("_") or name not in self._ledger.record.names():
             raise AttributeError(f"the store's record has no '{name}'")
@@ -198,6 +228,24 @@ class ObservableView:
         batches = pd.DataFrame(self._ledger.message_batches, columns=_BATCH_COLUMNS)
         frame = frame.merge(batches.drop(columns="day"), on="batch", how="left")
         return frame[frame.day >= since_day].reset_index(drop=True)
+
+    def transactions_since(self, day: int) -> dict[str, np.ndarray]:
+        """Transactions on or after `day` as numpy columns (customer, day, list_amount, paid,
+        items, style, offer_batch). Reads the log from its end, so it costs what the recent
+        transactions cost: fit to call every day (e.g. points for yesterday's purchases)."""
+        return {k: _read_only(v) for k, v in self._ledger.transactions.since(day).items()}
+
+    def messages_since(self, day: int) -> dict[str, np.ndarray]:
+        """Messages on or after `day` as numpy columns (customer, day, batch, style, read),
+        plus `channel` (index into `channels`) and `campaign` of each message's batch. Reads
+        the log from its end, like `transactions_since`."""
+        columns = self._ledger.messages.since(day)
+        batches = self._ledger.message_batches
+        channel = np.array([self.channels.index(b["channel"]) for b in batches], dtype=np.int8)
+        campaign = np.array([b["campaign"] for b in batches], dtype=object)
+        columns["channel"] = channel[columns["batch"]] if len(batches) else np.empty(0, np.int8)
+        columns["campaign"] = campaign[columns["batch"]] if len(batches) else np.empty(0, object)
+        return {k: _read_only(v) for k, v in columns.items()}
 
 
 _BATCH_COLUMNS = [

@@ -104,6 +104,7 @@ class StoreModel(mesa.Model):
         self._present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
         self._width = uniforms_per_customer(len(self.store.styles), len(self.channels))
         self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
+        self._friends = self._friend_pool(customers, days)
         self._referrers = np.empty(0, dtype=np.uint64)
         self.today: dict[str, float] = {}
         self._join(base, day=0, first_purchase_today=False)
@@ -187,28 +188,40 @@ class StoreModel(mesa.Model):
         )
         return newcomers, np.concatenate([[0], np.cumsum(per_day)])
 
+    def _friend_pool(self, customers: int, days: int) -> Customers:
+        """Profiles for referred friends, drawn once: a friend is addressed into this pool by
+        her referrer and the day, so a referrer's friend is the same in every run of a seed,
+        without paying for numerical inversion of her traits on every referral."""
+        size = max(4096, int(0.1 * customers * days / 365))
+        u = self.streams.generator("friends").random((size, self._width))
+        return customers_from_uniforms(
+            u,
+            np.zeros(size, dtype=np.uint64),
+            0,
+            self.population_cfg,
+            self.store.style_mix,
+            self.channels.reach,
+            True,
+        )
+
     def _arrivals(self, d: int) -> int:
         """Scheduled newcomers (same in every run of a seed) and friends referred yesterday."""
         start, stop = self._newcomer_rows[d], self._newcomer_rows[d + 1]
-        if stop > start:
-            self._join(self._newcomers.rows(slice(start, stop)), d, first_purchase_today=True)
-        joined = int(stop - start)
+        parts = [self._newcomers.rows(slice(start, stop))] if stop > start else []
         if len(self._referrers):
-            refs = self._referrers
-            u = self.streams.uniform_matrix("friend", refs, d - 1, np.arange(self._width))
-            friends = customers_from_uniforms(
-                u,
-                self.streams.derived_keys(refs, d - 1),
-                d,
-                self.population_cfg,
-                self.store.style_mix,
-                self.channels.reach,
-                True,
-            )
-            self._join(friends, d, first_purchase_today=True)
-            joined += len(refs)
+            pool = len(self._friends)
+            pick = self.streams.uniform("friend", self._referrers, d - 1) * pool
+            friends = self._friends.rows(np.minimum(pick.astype(np.int64), pool - 1))
+            friends.key = self.streams.derived_keys(self._referrers, d - 1)
+            friends.first_purchase_day[:] = d
+            friends.last_purchase_day[:] = d
+            parts.append(friends)
             self._referrers = np.empty(0, dtype=np.uint64)
-        return joined
+        if not parts:
+            return 0
+        joining = parts[0] if len(parts) == 1 else Customers.concat(parts)
+        self._join(joining, d, first_purchase_today=True)
+        return len(joining)
 
     # ---------------------------------------------------------------- strategy actions
     def _admit(self, actions: Actions) -> Actions:
