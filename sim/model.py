@@ -105,7 +105,7 @@ class StoreModel(mesa.Model):
         self._width = uniforms_per_customer(len(self.store.styles), len(self.channels))
         self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
         self._friends = self._friend_pool(customers, days)
-        self._referrers = np.empty(0, dtype=np.uint64)
+        self._referrers = np.empty(0, dtype=np.int64)  # rows of yesterday's referring buyers
         self.today: dict[str, float] = {}
         self._join(base, day=0, first_purchase_today=False)
         self.outcome.alive_start[:] = base.alive
@@ -144,10 +144,16 @@ class StoreModel(mesa.Model):
         self.day += 1
 
     # ---------------------------------------------------------------- customers join
-    def _join(self, customers: Customers, day: int, first_purchase_today: bool) -> slice:
+    def _join(
+        self,
+        customers: Customers,
+        day: int,
+        first_purchase_today: bool,
+        referrer: np.ndarray | None = None,
+    ) -> slice:
         rows = self.outcome.append({}, joined_day=np.full(len(customers), day, dtype=np.int32))
         self.customers.add(customers, day)
-        self.ledger.add_customers(customers)
+        self.ledger.add_customers(customers, referrer)
         in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share
         self.outcome.holdout[rows] = in_holdout
         if first_purchase_today:
@@ -208,19 +214,22 @@ class StoreModel(mesa.Model):
         """Scheduled newcomers (same in every run of a seed) and friends referred yesterday."""
         start, stop = self._newcomer_rows[d], self._newcomer_rows[d + 1]
         parts = [self._newcomers.rows(slice(start, stop))] if stop > start else []
+        referrer = [np.full(stop - start, -1)]
         if len(self._referrers):
             pool = len(self._friends)
-            pick = self.streams.uniform("friend", self._referrers, d - 1) * pool
+            referrer_keys = self.customers.keys()[self._referrers]
+            pick = self.streams.uniform("friend", referrer_keys, d - 1) * pool
             friends = self._friends.rows(np.minimum(pick.astype(np.int64), pool - 1))
-            friends.key = self.streams.derived_keys(self._referrers, d - 1)
+            friends.key = self.streams.derived_keys(referrer_keys, d - 1)
             friends.first_purchase_day[:] = d
             friends.last_purchase_day[:] = d
             parts.append(friends)
-            self._referrers = np.empty(0, dtype=np.uint64)
+            referrer.append(self._referrers)  # her referral code names who brought her
+            self._referrers = np.empty(0, dtype=np.int64)
         if not parts:
             return 0
         joining = parts[0] if len(parts) == 1 else Customers.concat(parts)
-        self._join(joining, d, first_purchase_today=True)
+        self._join(joining, d, first_purchase_today=True, referrer=np.concatenate(referrer))
         return len(joining)
 
     # ---------------------------------------------------------------- strategy actions
@@ -415,7 +424,7 @@ class StoreModel(mesa.Model):
         for customer in complainers:
             self.staff.submit(Task(COMPLAINT, int(customer), d, self.staff_cfg.complaint_hours))
         self.today["complaints"] = len(complainers)
-        self._referrers = self.customers.keys()[b.buyers[b.referral]]
+        self._referrers = b.buyers[b.referral]
 
 
 def _check_rows(idx: np.ndarray, n: int, what: str) -> None:
