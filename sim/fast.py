@@ -95,6 +95,8 @@ class ArrayCustomers:
             FATIGUE_MEMORY_DAYS + 1, dtype=np.float32
         )
         self._scratch = np.empty((2, 0), dtype=np.float32)
+        self._cold = slice(0, 0)  # rows dead since before day 0 (see set_cold)
+        self._thawed = np.empty(0, dtype=np.int64)  # cold rows an offer brought back
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
 
@@ -140,21 +142,24 @@ class ArrayCustomers:
         keys = t.key[idx]
         alive = t.alive[idx]
         fatigue = self._channel_fatigue(idx, d.channel, d.day)
-        if d.style is None:
-            rel = t.generic_relevance[idx]
-        else:
-            rel = rules.styled_relevance(t.affinity[idx, d.style], t.favourite[idx])
         u_read, u_opt = self.streams.uniform_pair("message", keys, d.day, d.slot)
         read = u_read < rules.read_probability(d.read_rate, fatigue, b)
+        # Only those still customers tire, opt out or respond: work on them alone.
+        here = np.flatnonzero(alive)
+        rows = idx[here]
+        if d.style is None:
+            rel = t.generic_relevance[rows]
+        else:
+            rel = rules.styled_relevance(t.affinity[rows, d.style[here]], t.favourite[rows])
         added = rules.message_fatigue(d.fatigue_weight, rel, d.personal, b)
-        added *= alive
-        fatigue += added
-        t.fatigue[idx, d.channel] = fatigue
-        t.fatigue_day[idx, d.channel] = d.day
-        t.fatigue_total[idx] += added
-        opted_out = alive & (u_opt < rules.opt_out_probability(d.opt_out_rate, fatigue, b))
-        engaged = alive & read
-        seen = idx[engaged]
+        tired = fatigue[here] + added
+        t.fatigue[rows, d.channel] = tired
+        t.fatigue_day[rows, d.channel] = d.day
+        t.fatigue_total[rows] += added
+        opted_out = np.zeros(len(idx), dtype=bool)
+        opted_out[here] = u_opt[here] < rules.opt_out_probability(d.opt_out_rate, tired, b)
+        engaged = read[here]
+        seen = rows[engaged]
         t.satisfaction[seen] -= rules.irritation(rel[engaged], b)
         t.boost[seen] += rules.response_boost(d.effect, rel[engaged], d.personal, b)
         revived = np.zeros(len(idx), dtype=bool)
@@ -166,6 +171,8 @@ class ArrayCustomers:
             )
             revived[lapsed] = self.streams.uniform("revive", keys[lapsed], d.day, d.slot) < p_back
             back = idx[revived]
+            cold = back[(back >= self._cold.start) & (back < self._cold.stop)]
+            self._thawed = np.union1d(self._thawed, cold)
             t.alive[back] = True
             t.churn_clock[back] = self.streams.exponential("churn", t.key[back], d.day)
             t.buy_clock[back] = self.streams.exponential("buy", t.key[back], d.day)
@@ -192,35 +199,64 @@ class ArrayCustomers:
         self.t.recognised[idx] = recognised
         self._anyone_recognised = bool(self.t.recognised.any())
 
-    def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
-        """One day of the churn and visit clocks; returns (churned today, buying today).
+    def set_cold(self, rows: slice) -> None:
+        """Rows of customers who left before day 0: the daily clocks skip them until an
+        offer brings one back (the store does not know who they are; the model does)."""
+        self._cold = rows
 
-        Written in place over preallocated buffers: this is the loop every customer-day pays.
-        A churned customer's clocks stand at +inf, so they never fire without a mask.
-        """
+    def _working(self) -> list[slice | np.ndarray]:
+        """The rows the daily clocks run over: everyone but the cold block, and the cold
+        customers an offer brought back."""
+        n, cold = self.t.n, self._cold
+        spans = (
+            [slice(0, n)]
+            if cold.stop <= cold.start
+            else [slice(0, cold.start), slice(cold.stop, n)]
+        )
+        return [*spans, self._thawed] if len(self._thawed) else spans
+
+    def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
+        """One day of the churn and visit clocks; returns (churned today, buying today)."""
+        churned, buyers = zip(
+            *(self._clocks(rows, visit_lift) for rows in self._working()), strict=True
+        )
+        churned = np.concatenate(churned)
+        self.t.alive[churned] = False
+        return churned, np.sort(np.concatenate(buyers))
+
+    def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
+        """Spend the churn and visit clocks of `rows` (a span: views, in place; thawed rows:
+        copies, written back). This is the loop every customer-day pays, so it works over
+        preallocated buffers, and a churned customer's clocks stand at +inf so that neither
+        fires again without a mask."""
         t, b = self.t, self.b
-        if self._scratch.shape != (2, t.n):
-            self._scratch = np.empty((2, t.n), dtype=np.float32)
-        x, y = self._scratch
+        churn, buy = t.churn_clock[rows], t.buy_clock[rows]
+        n = len(churn)
+        if self._scratch.shape[1] < n:
+            self._scratch = np.empty((2, t.capacity), dtype=np.float32)
+        x, y = self._scratch[0, :n], self._scratch[1, :n]
         # hazard multiplier (see behaviour.hazard_multiplier), then spend the churn clock
-        np.multiply(t.fatigue_total, b.fatigue_churn, out=x)
-        x -= np.multiply(t.satisfaction, b.satisfaction_churn, out=y)
+        np.multiply(t.fatigue_total[rows], b.fatigue_churn, out=x)
+        x -= np.multiply(t.satisfaction[rows], b.satisfaction_churn, out=y)
         if self._anyone_recognised:
-            x -= np.multiply(t.recognised, b.recognition_churn, out=y)
+            x -= np.multiply(t.recognised[rows], b.recognition_churn, out=y)
         np.exp(x, out=x)
-        x *= t.mu
-        t.churn_clock[:] -= x
-        churned = np.flatnonzero(t.churn_clock <= 0)
-        t.alive[churned] = False
-        t.churn_clock[churned] = np.inf
-        t.buy_clock[churned] = np.inf
+        x *= t.mu[rows]
+        churn -= x
+        left = np.flatnonzero(churn <= 0)
+        churn[left] = np.inf
+        buy[left] = np.inf
         # visit intensity: base rate x open offer x calendar, plus fading message effects
         if visit_lift == 1.0:
-            t.buy_clock[:] -= t.visit_rate
+            buy -= t.visit_rate[rows]
         else:
-            t.buy_clock[:] -= np.multiply(t.visit_rate, np.float32(visit_lift), out=x)
-        t.buy_clock[:] -= t.boost
-        return churned, np.flatnonzero(t.buy_clock <= 0)
+            buy -= np.multiply(t.visit_rate[rows], np.float32(visit_lift), out=x)
+        buy -= t.boost[rows]
+        buying = np.flatnonzero(buy <= 0)
+        if isinstance(rows, slice):
+            return left + rows.start, buying + rows.start
+        t.churn_clock[rows], t.buy_clock[rows] = churn, buy
+        return rows[left], rows[buying]
 
     def shop(self, buyers: np.ndarray, day: int) -> Baskets:
         """What each buyer spends, on which style, and whether her offer is redeemed."""
@@ -264,6 +300,13 @@ class ArrayCustomers:
         t = self.t
         if day <= self._last_expiry:
             self._close_offers(np.flatnonzero(t.offer_expiry == day))
-        t.fatigue_total[:] *= self.fatigue_keep
-        t.satisfaction[:] *= self.satisfaction_keep
-        t.boost[:] *= self.boost_keep
+        for rows in self._working():
+            for column, keep in (
+                (t.fatigue_total, self.fatigue_keep),
+                (t.satisfaction, self.satisfaction_keep),
+                (t.boost, self.boost_keep),
+            ):
+                if isinstance(rows, slice):
+                    column[rows] *= keep  # a view: in place
+                else:
+                    column[rows] = column[rows] * keep

@@ -26,6 +26,7 @@ from sim.population import (
     Customers,
     customers_from_uniforms,
     initial_customers,
+    uniform_matrix,
     uniforms_per_customer,
 )
 from sim.random import Streams
@@ -108,6 +109,9 @@ class StoreModel(mesa.Model):
         self._referrers = np.empty(0, dtype=np.int64)  # rows of yesterday's referring buyers
         self.today: dict[str, float] = {}
         self._join(base, day=0, first_purchase_today=False)
+        alive_rows = np.flatnonzero(base.alive)
+        last_alive = alive_rows[-1] + 1 if len(alive_rows) else 0
+        self.customers.set_cold(slice(int(last_alive), len(base)))  # the base's dead tail
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
         self.datacollector = mesa.DataCollector(model_reporters=_daily_reporters())
@@ -182,7 +186,7 @@ class StoreModel(mesa.Model):
         """
         rate = customers * self.population_cfg.new_customers_per_year / 365
         per_day = self.streams.generator("arrivals").poisson(rate, size=days)
-        u = self.streams.generator("newcomers").random((int(per_day.sum()), self._width))
+        u = uniform_matrix(self.streams.generator("newcomers"), int(per_day.sum()), self._width)
         newcomers = customers_from_uniforms(
             u,
             customers + np.arange(len(u), dtype=np.uint64),
@@ -199,7 +203,7 @@ class StoreModel(mesa.Model):
         her referrer and the day, so a referrer's friend is the same in every run of a seed,
         without paying for numerical inversion of her traits on every referral."""
         size = max(4096, int(0.1 * customers * days / 365))
-        u = self.streams.generator("friends").random((size, self._width))
+        u = uniform_matrix(self.streams.generator("friends"), size, self._width)
         return customers_from_uniforms(
             u,
             np.zeros(size, dtype=np.uint64),

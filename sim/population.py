@@ -37,10 +37,18 @@ def gamma_from_uniform(u: np.ndarray, shape: float, rate: float | np.ndarray) ->
 
 
 def style_choice(u: np.ndarray, affinity: np.ndarray, mix: np.ndarray) -> np.ndarray:
-    """The style she buys: the store's mix weighted by her affinity (inversion of one uniform)."""
-    cumulative = np.cumsum(affinity * mix, axis=1)
-    threshold = u * cumulative[:, -1]
-    return np.minimum((cumulative < threshold[:, None]).sum(axis=1), len(mix) - 1).astype(np.int8)
+    """The style she buys: the store's mix weighted by her affinity (inversion of one uniform).
+
+    A loop over the few styles, each step over all customers at once.
+    """
+    weight = affinity * mix
+    threshold = u * weight.sum(axis=1)
+    cumulative = np.zeros(len(u))
+    choice = np.zeros(len(u), dtype=np.int8)
+    for k in range(len(mix) - 1):
+        cumulative += weight[:, k]
+        choice += cumulative < threshold
+    return choice
 
 
 @dataclass
@@ -80,6 +88,13 @@ class Customers:
         """The customers in `selection`, as their own `Customers`."""
         return Customers(**{f.name: getattr(self, f.name)[selection] for f in fields(self)})
 
+    @classmethod
+    def concat(cls, parts: list[Customers]) -> Customers:
+        """One `Customers` holding the parts one after another."""
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
+
 
 class _Columns:
     """Hands out consecutive columns of a uniform matrix, so each trait owns its draws."""
@@ -97,6 +112,11 @@ class _Columns:
 def uniforms_per_customer(n_styles: int, n_channels: int) -> int:
     """Width of the uniform matrix `customers_from_uniforms` consumes."""
     return n_styles + n_channels + 11
+
+
+def uniform_matrix(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    """(n, width) uniforms laid out column by column, since traits are read a column at a time."""
+    return rng.random((width, n)).T
 
 
 def customers_from_uniforms(
@@ -173,7 +193,7 @@ def sample_base(
     """
     width = uniforms_per_customer(len(style_mix), len(channel_reach))
     customers = customers_from_uniforms(
-        rng.random((n, width)), np.arange(n), 0, population, style_mix, channel_reach, False
+        uniform_matrix(rng, n, width), np.arange(n), 0, population, style_mix, channel_reach, False
     )
     age = rng.random(n) * population.history_days  # days since her first purchase
     lifetime = customers.churn_clock / customers.mu
@@ -193,7 +213,8 @@ def sample_base(
     customers.last_purchase_day = np.minimum(np.floor(last), -1).astype(np.int32)
     customers.purchases = (repeats + 1).astype(np.int32)
     customers.spend = customers.spend + repeat_spend
-    return customers
+    # Those still alive first: the dead tail is one block the daily clocks can skip.
+    return customers.rows(np.argsort(~alive, kind="stable"))
 
 
 def initial_customers(
