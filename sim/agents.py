@@ -149,7 +149,7 @@ class CustomerAgent(mesa.Agent):
                 self.offer = None
         referral = self.satisfaction >= 0 and u[REFERRAL] < self.referral
         complaint = u[COMPLAINT] < engine.complaint_rate
-        self.buy_clock = -math.log(u[NEXT_VISIT])
+        self.buy_clock -= math.log(u[NEXT_VISIT])  # the day's overshoot counts toward the next
         return spend, spend - discount, items, style, redeemed, complaint, referral
 
     def end_day(self, day: int) -> None:

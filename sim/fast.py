@@ -277,7 +277,9 @@ class ArrayCustomers:
         satisfied = t.satisfaction[buyers] >= 0
         referral = satisfied & (u[:, REFERRAL] < t.referral[buyers])
         complaint = u[:, COMPLAINT] < self.complaint_rate
-        t.buy_clock[buyers] = -np.log(u[:, NEXT_VISIT])
+        # The day's intensity beyond the threshold counts toward her next visit, as in
+        # continuous time (a second purchase the same day merges into this one).
+        t.buy_clock[buyers] -= np.log(u[:, NEXT_VISIT])
         return Baskets(
             buyers=buyers,
             list_amount=spend,
