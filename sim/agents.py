@@ -63,7 +63,7 @@ class CustomerAgent(mesa.Agent):
         return float(self.engine.streams.uniform(purpose, np.array([self.key]), day, slot)[0])
 
     # -------------------------------------------------------------- messages
-    def receive(self, d: Delivery, style: int | None) -> tuple[bool, bool, bool]:
+    def receive(self, d: Delivery, style: int | None, slot: int) -> tuple[bool, bool, bool]:
         """A message reaches her; returns (read, opted out, came back from having left)."""
         b = self.engine.b
         if style is None:
@@ -71,11 +71,11 @@ class CustomerAgent(mesa.Agent):
         else:
             rel = float(rules.styled_relevance(self.affinity[style], self.affinity.max()))
         u_read, u_opt = self.engine.streams.uniform_pair(
-            "message", np.array([self.key]), d.day, d.slot
+            "message", np.array([self.key]), d.day, slot
         )
         read = bool(u_read[0] < rules.read_probability(d.read_rate, self.fatigue[d.channel], b))
         if not self.alive:
-            revived = read and d.offer is not None and self._revived_by(d)
+            revived = read and d.offer is not None and self._revived_by(d, slot)
             return read, False, revived
         self.fatigue[d.channel] += float(
             rules.message_fatigue(d.fatigue_weight, rel, d.personal, b)
@@ -89,9 +89,9 @@ class CustomerAgent(mesa.Agent):
                 self._take_offer(d)
         return read, opted_out, False
 
-    def _revived_by(self, d: Delivery) -> bool:
+    def _revived_by(self, d: Delivery, slot: int) -> bool:
         p_back = rules.revival_probability(d.offer.discount, self.price_sensitivity, self.engine.b)
-        if self.draw("revive", d.day, d.slot) >= p_back:
+        if self.draw("revive", d.day, slot) >= p_back:
             return False
         self.alive = True
         self.churn_clock = -math.log(self.draw("churn", d.day))
@@ -203,7 +203,11 @@ class AgentCustomers:
 
     def receive(self, d: Delivery) -> Reception:
         outcomes = [
-            self.agents[row].receive(d, None if d.style is None else int(d.style[j]))
+            self.agents[row].receive(
+                d,
+                None if d.style is None else int(d.style[j]),
+                int(d.slot if np.ndim(d.slot) == 0 else d.slot[j]),
+            )
             for j, row in enumerate(d.customers)
         ]
         read, opted_out, revived = (

@@ -35,7 +35,7 @@ class Delivery:
     offer: Offer | None
     batch: int
     day: int
-    slot: int
+    slot: int | np.ndarray  # draw slot: one for the batch, or one per message (served calls)
 
 
 @dataclass

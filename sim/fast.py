@@ -169,10 +169,12 @@ class ArrayCustomers:
             p_back = rules.revival_probability(
                 d.offer.discount, t.price_sensitivity[idx[lapsed]], b
             )
-            revived[lapsed] = self.streams.uniform("revive", keys[lapsed], d.day, d.slot) < p_back
+            slot = d.slot if np.ndim(d.slot) == 0 else d.slot[lapsed]
+            revived[lapsed] = self.streams.uniform("revive", keys[lapsed], d.day, slot) < p_back
             back = idx[revived]
             cold = back[(back >= self._cold.start) & (back < self._cold.stop)]
-            self._thawed = np.union1d(self._thawed, cold)
+            if len(cold):
+                self._thawed = np.union1d(self._thawed, cold)
             t.alive[back] = True
             t.churn_clock[back] = self.streams.exponential("churn", t.key[back], d.day)
             t.buy_clock[back] = self.streams.exponential("buy", t.key[back], d.day)

@@ -360,9 +360,7 @@ class StoreModel(mesa.Model):
             self.ledger.complaints.append(
                 customer=who, day=created, handled_day=done, abandoned=False
             )
-        for task in finished:
-            if task.kind == CALL:
-                self._call_answered(task, d)
+        self._calls_made([t for t in finished if t.kind == CALL], d)
         dropped = [t for t in given_up if t.kind == COMPLAINT]
         if dropped:
             who = np.array([t.customer for t in dropped])
@@ -374,16 +372,19 @@ class StoreModel(mesa.Model):
                 abandoned=True,
             )
 
-    def _call_answered(self, task: Task, d: int) -> None:
-        """An advisor call is made: delivered like a message; answered, she feels recognised."""
-        batch_id, c, personal, style, offer = task.payload
-        idx = np.array([task.customer])
-        style_arr = None if style is None else np.array([style], dtype=np.int8)
-        answered = self._deliver(
-            idx, c, personal, style_arr, offer, batch_id, d, CALL_SLOT + task.order
-        )
-        if answered[0]:
-            self.customers.change_satisfaction(idx, self.b.call_recognition)
+    def _calls_made(self, calls: list[Task], d: int) -> None:
+        """Advisor calls made today, delivered like messages, one delivery per campaign (each
+        call keeps its own draw slot); a customer who answers feels recognised."""
+        by_campaign: dict[int, list[Task]] = {}
+        for task in calls:
+            by_campaign.setdefault(task.payload[0], []).append(task)
+        for batch_id, tasks in by_campaign.items():
+            _, c, personal, style, offer = tasks[0].payload
+            idx = np.array([t.customer for t in tasks])
+            styles = None if style is None else np.array([t.payload[3] for t in tasks], np.int8)
+            slots = CALL_SLOT + np.array([t.order for t in tasks])
+            answered = self._deliver(idx, c, personal, styles, offer, batch_id, d, slots)
+            self.customers.change_satisfaction(idx[answered], self.b.call_recognition)
 
     # ---------------------------------------------------------------- purchases
     def _record_purchases(self, b: Baskets, d: int, update_record: bool) -> None:

@@ -67,12 +67,25 @@ class Streams:
         )
         return np.random.Generator(np.random.PCG64(child))
 
-    def uniform(self, purpose: str, keys: np.ndarray, day: int, slot: int = 0) -> np.ndarray:
+    def _bits(self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray) -> np.ndarray:
+        """64 mixed bits per key; `slot` is one for all keys or one per key."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        address = np.asarray(day + (np.asarray(slot, dtype=np.int64) << 32)).astype(np.uint64)
+        base = _splitmix64(np.atleast_1d(address ^ self._purpose_key(purpose)))
+        # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
+        return _splitmix64(keys * _GOLDEN ^ base)
+
+    def uniform(
+        self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
+    ) -> np.ndarray:
         """Uniform(0, 1) draws addressed by customer key and day, one per key.
 
-        `slot` tells apart several draws for the same purpose on the same day.
+        `slot` (one for all, or one per key) tells apart several draws for the same purpose
+        on the same day.
         """
-        return self.uniform_matrix(purpose, keys, day, np.array([slot]))[:, 0]
+        bits = self._bits(purpose, keys, day, slot)
+        # 53 high bits -> [0, 1); shifted by half a step so that 0 and 1 never occur.
+        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _TO_UNIT
 
     def uniform_matrix(
         self, purpose: str, keys: np.ndarray, day: int, slots: np.ndarray
@@ -87,18 +100,18 @@ class Streams:
         return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _TO_UNIT
 
     def uniform_pair(
-        self, purpose: str, keys: np.ndarray, day: int, slot: int = 0
+        self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Two independent uniforms per key from one hash (32 bits each): half the cost of two
         `uniform` calls, for decisions taken together (read? opt out?)."""
-        keys = np.asarray(keys, dtype=np.uint64)
-        address = np.array([day + (slot << 32)], dtype=np.int64).astype(np.uint64)
-        bits = _splitmix64(keys * _GOLDEN ^ _splitmix64(address ^ self._purpose_key(purpose)))
+        bits = self._bits(purpose, keys, day, slot)
         high = (bits >> np.uint64(32)).astype(np.float64)
         low = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
         return (high + 0.5) * _TO_UNIT32, (low + 0.5) * _TO_UNIT32
 
-    def exponential(self, purpose: str, keys: np.ndarray, day: int, slot: int = 0) -> np.ndarray:
+    def exponential(
+        self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
+    ) -> np.ndarray:
         """Exp(1) draws addressed like `uniform`: the thresholds of the hazard clocks."""
         return -np.log(self.uniform(purpose, keys, day, slot))
 
