@@ -157,6 +157,7 @@ class Config:
     store: StoreConfig = MISSING
     channels: dict[str, ChannelConfig] = MISSING
     strategy: Any = MISSING
+    cap: Any = None  # a frequency cap around the strategy (configs/cap/), None or {} for none
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
@@ -229,6 +230,12 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(
             "strategy has no _target_: pick a built-in (strategy=none) or give your class as "
             "strategy._target_=mypackage.MyStrategy"
+        )
+    cap = cfg.get("cap")
+    if cap and (not isinstance(cap, DictConfig) or not cap.get("_target_")):
+        raise ConfigError(
+            "cap has no _target_: pick one from configs/cap (cap=none, cap=weekly) or give "
+            "cap._target_=strategies.caps.FrequencyCap"
         )
 
 

@@ -94,6 +94,23 @@ def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, flo
     }
 
 
+def per_customer(model: StoreModel) -> dict[str, np.ndarray]:
+    """Per-customer values behind the money KPIs, one entry per customer row: summed over a
+    group they give its `revenue`, `gross_profit`, `marketing_cost` and `net_profit` (message
+    costs are each channel's messages times its cost). `transactions` counts her purchases."""
+    o, record = model.outcome, model.ledger.record
+    gross = o.list_spend * model.store.gross_margin
+    message_cost = record.messages @ model.channels.cost
+    marketing = message_cost + o.discount_cost + o.staff_cost
+    return {
+        "revenue": o.revenue.astype(np.float64),
+        "gross_profit": gross,
+        "marketing_cost": marketing,
+        "net_profit": gross - marketing,
+        "transactions": o.transactions.astype(np.int64),
+    }
+
+
 def _cdnow_cohorts(model: StoreModel, g: np.ndarray) -> dict[str, float | None]:
     """The two published natural-behaviour figures, measured the way they were published."""
     if model.days < COHORT_DAYS:

@@ -204,6 +204,11 @@ class ObservableView:
             raise AttributeError(f"the store's record has no '{name}'")
         return _read_only(getattr(self._ledger.record, name))
 
+    def column(self, name: str) -> np.ndarray:
+        """A record column by name, read-only; the way to the per-customer message counts,
+        since `messages(...)` is the messages log."""
+        return self.__getattr__(name)
+
     def recency(self) -> np.ndarray:
         """Days since each customer's last purchase."""
         return self.day - self.last_purchase_day

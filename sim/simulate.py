@@ -11,9 +11,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sim import kpis
+from sim import kpis, uplift
 from sim.config import Config, ConfigError, validate
 from sim.model import StoreModel
+from strategies.caps import Capped
 
 
 @dataclass
@@ -28,19 +29,40 @@ class RunResult:
 def build_strategy(strategy_cfg: DictConfig, cfg: DictConfig | None = None) -> Any:
     """The configured strategy object, or a one-line ConfigError saying what is wrong.
 
-    With the run's `cfg`, the strategy's own `check(channels, styles)` runs too.
+    With the run's `cfg`, the strategy's own `check(channels, styles)` runs too, and the
+    strategy comes wrapped in the run's frequency cap (`cfg.cap`) if it has one.
     """
     target = strategy_cfg.get("_target_")
-    try:
-        strategy = instantiate(strategy_cfg, _convert_="all")
-    except InstantiationException as exc:
-        reason = str(exc.__cause__ or exc).strip().splitlines()[-1]
-        raise ConfigError(f"strategy {target} could not be built: {reason}") from None
+    strategy = _instantiate(strategy_cfg, f"strategy {target}")
     if not callable(getattr(strategy, "decide", None)):
         raise ConfigError(f"strategy {target} has no decide(view) method")
     if cfg is not None:
         check_strategy(strategy, cfg)
+        strategy = apply_cap(strategy, cfg)
     return strategy
+
+
+def apply_cap(strategy: Any, cfg: DictConfig) -> Any:
+    """`strategy` under the run's frequency cap (`cfg.cap`, the `cap` config group), or as it
+    is when the run has none: the cap filters what the strategy proposes, before the holdout.
+    """
+    cap_cfg = cfg.get("cap")
+    if not cap_cfg or not cap_cfg.get("_target_"):
+        return strategy
+    cap = _instantiate(cap_cfg, f"cap {cap_cfg.get('_target_')}")
+    if not callable(getattr(cap, "filter", None)):
+        raise ConfigError(f"cap {cap_cfg.get('_target_')} has no filter(view, actions) method")
+    capped = Capped(strategy, cap)
+    check_strategy(capped, cfg)
+    return capped
+
+
+def _instantiate(node: DictConfig, what: str) -> Any:
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as exc:
+        reason = str(exc.__cause__ or exc).strip().splitlines()[-1]
+        raise ConfigError(f"{what} could not be built: {reason}") from None
 
 
 def check_strategy(strategy: Any, cfg: DictConfig) -> None:
@@ -67,6 +89,7 @@ def simulate(
     validate(cfg)
     if strategy is not None:
         check_strategy(strategy, cfg)
+        strategy = apply_cap(strategy, cfg)
     run = OmegaConf.to_object(cfg)  # plain dataclasses: attribute access in the hot path is cheap
     model = StoreModel(
         customers=run.customers,
@@ -83,5 +106,17 @@ def simulate(
         model.step()
         if progress:
             progress(day + 1, cfg.days)
-    metrics = kpis.compute(model, ~model.outcome.holdout)
-    return RunResult(metrics, model.datacollector.get_model_vars_dataframe(), model)
+    return RunResult(metrics(model), model.datacollector.get_model_vars_dataframe(), model)
+
+
+def metrics(model: StoreModel) -> dict[str, Any]:
+    """What metrics.json holds: the treated arm's KPIs at the top level (every customer when
+    there is no holdout); with a holdout, also `holdout` (the same KPIs for the holdout arm)
+    and `uplift` (treated minus holdout per customer, with 95% intervals, and the
+    incremental ROI; see `sim.uplift`)."""
+    holdout = model.outcome.holdout
+    out: dict[str, Any] = kpis.compute(model, ~holdout)
+    if model.holdout_share > 0:
+        out["holdout"] = kpis.compute(model, holdout)
+        out["uplift"] = uplift.compute(model)
+    return out

@@ -1,0 +1,103 @@
+"""Uplift against the holdout: what the strategy changed, per customer, with 95% intervals.
+
+The holdout (`holdout=0.1`) is a random share of customers kept out of every action, so the
+difference between the arms' means estimates the strategy's average effect per customer.
+Every figure is "treated arm minus holdout arm":
+
+- `net_profit_per_customer`, `revenue_per_customer`: difference of the arms' means of the
+  per-customer values (`sim.kpis.per_customer`), with a Welch (unequal variances) normal
+  95% interval: estimate +- 1.96 * sqrt(s_t^2 / n_t + s_h^2 / n_h).
+- `repurchase_rate`: difference of the arms' repurchase rates (customers who bought twice or
+  more / customers who bought, as in `sim.kpis`), a ratio of means in each arm, with a
+  delta-method normal interval: each arm's rate R = sum(y) / sum(x) has variance
+  var(y - R x) / (n mean(x)^2).
+- `incremental_roi`: (incremental margin - incremental cost) / incremental cost, where per
+  treated customer the incremental margin is the difference of the arms' mean gross profit
+  (list-price sales x gross margin) and the incremental cost the difference of their mean
+  marketing cost (messages + discounts + advisor time). It equals incremental net profit /
+  incremental cost: 0.5 means each unit spent came back with 0.5 profit on top; -1 means
+  the spend bought nothing. null when the treated arm was sent nothing or the incremental
+  cost is not positive (no campaign spend to return on).
+
+An interval is null when an arm has fewer than two customers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim import kpis
+from sim.model import StoreModel
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def _interval(estimate: float, variance: float) -> dict[str, float | None]:
+    if not np.isfinite(variance):
+        return {"estimate": float(estimate), "low": None, "high": None}
+    half = Z95 * float(np.sqrt(variance))
+    return {"estimate": float(estimate), "low": estimate - half, "high": estimate + half}
+
+
+def difference(treated: np.ndarray, holdout: np.ndarray) -> dict[str, float | None]:
+    """Difference of means with a Welch normal 95% interval."""
+    estimate = float(np.mean(treated) - np.mean(holdout)) if len(treated) and len(holdout) else 0.0
+    if len(treated) < 2 or len(holdout) < 2:
+        return _interval(estimate, np.inf)
+    variance = np.var(treated, ddof=1) / len(treated) + np.var(holdout, ddof=1) / len(holdout)
+    return _interval(estimate, variance)
+
+
+def _ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """R = sum(y) / sum(x) and its delta-method variance."""
+    n, total = len(x), float(x.sum())
+    if n < 2 or total == 0:
+        return (float(y.sum()) / total if total else 0.0), np.inf
+    r = float(y.sum()) / total
+    return r, float(np.var(y - r * x, ddof=1)) / (n * (total / n) ** 2)
+
+
+def ratio_difference(
+    y_treated: np.ndarray, x_treated: np.ndarray, y_holdout: np.ndarray, x_holdout: np.ndarray
+) -> dict[str, float | None]:
+    """Difference of two ratios of sums (rates among a sub-population) with a 95% interval."""
+    r_t, v_t = _ratio(y_treated.astype(np.float64), x_treated.astype(np.float64))
+    r_h, v_h = _ratio(y_holdout.astype(np.float64), x_holdout.astype(np.float64))
+    return _interval(r_t - r_h, v_t + v_h)
+
+
+def incremental_roi(
+    margin_t: np.ndarray, cost_t: np.ndarray, margin_h: np.ndarray, cost_h: np.ndarray
+) -> float | None:
+    """(incremental margin - incremental cost) / incremental cost, per treated customer."""
+    if not len(margin_t) or not len(margin_h):
+        return None
+    cost = float(np.mean(cost_t) - np.mean(cost_h))
+    if cost <= 0:
+        return None
+    margin = float(np.mean(margin_t) - np.mean(margin_h))
+    return (margin - cost) / cost
+
+
+def compute(model: StoreModel) -> dict[str, Any]:
+    """The uplift block of metrics.json: treated arm minus holdout arm."""
+    values = kpis.per_customer(model)
+    h = model.outcome.holdout
+    t = ~h
+    bought = (values["transactions"] >= 1).astype(np.float64)
+    repeated = (values["transactions"] >= 2).astype(np.float64)
+    sent = int(model.ledger.record.messages[t].sum())
+    roi = incremental_roi(
+        values["gross_profit"][t],
+        values["marketing_cost"][t],
+        values["gross_profit"][h],
+        values["marketing_cost"][h],
+    )
+    return {
+        "net_profit_per_customer": difference(values["net_profit"][t], values["net_profit"][h]),
+        "revenue_per_customer": difference(values["revenue"][t], values["revenue"][h]),
+        "repurchase_rate": ratio_difference(repeated[t], bought[t], repeated[h], bought[h]),
+        "incremental_roi": roi if sent else None,
+    }
