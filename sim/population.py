@@ -224,5 +224,15 @@ def initial_customers(
     channel_reach: np.ndarray,
     streams: Streams,
 ) -> Customers:
-    """The store's customers on day 0, as `population.kind` says."""
+    """The store's customers on day 0, as `population.kind` says.
+
+    synthetic: `n` customers drawn by `sample_base`. twin: the calibrated store's real
+    customers from `population.twin_file` (`sim.twin.load_twin`); `n` is ignored.
+    """
+    if population.kind == "twin":
+        from sim.twin import load_twin  # sim.twin builds on this module
+
+        return load_twin(
+            population.twin_file, population, style_mix, channel_reach, streams.generator("twin")
+        )
     return sample_base(n, population, style_mix, channel_reach, streams.generator("base"))

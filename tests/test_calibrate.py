@@ -1,0 +1,398 @@
+"""`retail-sim-calibrate`: fits, population files, the twin, validation and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from experiments.bench_calibrate import synthetic_export
+from experiments.calibrate import main
+from experiments.configdir import searchpath_override
+from sim.config import BehaviourConfig, PopulationConfig, compose, validate
+from sim.simulate import simulate
+from tests.conftest import PROJECT, SHARED_DATA
+
+PUBLISHED = {
+    "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
+    "pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
+    "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44},
+}
+ID = "ZQX-"  # prefix of every customer id in the synthetic exports: must never be output
+
+
+def calibrate(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the command in-process; (exit status, stdout, stderr)."""
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys, *args: str) -> str:
+    """The error is one line, the last on stderr (after any one-line warnings)."""
+    code, _, err = calibrate(capsys, *args)
+    assert code == 2, err
+    lines = err.splitlines()
+    assert all(line.startswith("retail-sim-calibrate: ") for line in lines), err
+    assert lines[-1].startswith("retail-sim-calibrate: error: "), err
+    return lines[-1]
+
+
+def _run_logged(*args) -> str:
+    """Run the command in-process for a module fixture; what it printed (stdout + stderr)."""
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        main([str(a) for a in args])  # an error exits: the fixture fails with its message
+    return log.getvalue()
+
+
+# --------------------------------------------------------------------------- CDNOW end to end
+
+
+@pytest.fixture(scope="module")
+def cdnow_out(tmp_path_factory) -> tuple[Path, str]:
+    path = SHARED_DATA / "CDNOW_sample.txt"
+    if not path.exists():
+        pytest.skip(f"CDNOW sample not found at {path} (it lives in the project's shared/ folder)")
+    out = tmp_path_factory.mktemp("cdnow") / "mystore"
+    args = ["--format", "cdnow", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30"]
+    log = _run_logged(path, *args, "--out", out, "--twin-runs", 10)
+    return out, log
+
+
+def test_cdnow_fit_json_reproduces_the_published_fits(cdnow_out):
+    out, stdout = cdnow_out
+    fit = json.loads((out / "fit.json").read_text())
+    for model, published in PUBLISHED.items():
+        assert fit[model]["converged"] and fit["converged"][model]
+        for key, value in published.items():
+            assert fit[model][key] == pytest.approx(value, rel=0.01), (model, key)
+        assert set(fit[model]["std_errors"]) == set(published) - {"log_likelihood"}
+        assert all(se > 0 for se in fit[model]["std_errors"].values())
+    assert fit["customers"] == 2357 and fit["repeat_buyers"] == 946
+    assert "merged 223 same-day rows into the 6696 transactions" in stdout
+
+
+def test_cdnow_twin_forecasts_what_the_fitted_model_expects(cdnow_out):
+    v = json.loads((cdnow_out[0] / "validation.json").read_text())
+    model, twin = v["model_expected_holdout_transactions"], v["simulated_holdout_transactions"]
+    assert v["actual_holdout_transactions"] == 6696 - 2357 - 2457  # all minus calibration
+    assert twin == pytest.approx(model, rel=0.05)  # the same model, simulated a day at a time
+    assert len(v["simulated_runs"]) == 10
+    table = v["by_calibration_purchases"]
+    assert [row["x"] for row in table] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert sum(row["customers"] for row in table) == 2357
+    weighted = sum(row["customers"] * row["model"] for row in table)
+    assert weighted == pytest.approx(model)
+    for row in table:  # heavier past buyers buy more, in the data, the model and the twin
+        assert row["actual"] >= 0 and row["model"] > 0 and row["twin"] > 0
+    assert table[-1]["twin"] > 5 * table[0]["twin"]
+    weekly = v["weekly_cumulative"]
+    assert len(weekly) == 39 and weekly[-1]["actual"] == v["actual_holdout_transactions"]
+    assert weekly[-1]["model"] == pytest.approx(model)
+    assert (cdnow_out[0] / "validation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_population_files_are_complete_and_in_days(cdnow_out):
+    out = cdnow_out[0]
+    fit = json.loads((out / "fit.json").read_text())["pareto_nbd"]
+    for kind in ("synthetic", "twin"):
+        loaded = OmegaConf.load(out / "population" / f"{kind}.yaml")
+        top = {f.name for f in dataclasses.fields(PopulationConfig)}
+        assert set(loaded) == top
+        assert set(loaded.behaviour) == {f.name for f in dataclasses.fields(BehaviourConfig)}
+        assert loaded.kind == kind
+        assert loaded.purchase_alpha_days == pytest.approx(7 * fit["alpha"], rel=1e-5)
+        assert loaded.dropout_beta_days == pytest.approx(7 * fit["beta"], rel=1e-5)
+        assert loaded.purchase_r == pytest.approx(fit["r"], rel=1e-5)
+        assert loaded.behaviour.style_rate_exponent == 0
+        assert loaded.behaviour.style_hazard_exponent == 0
+        assert loaded.new_customers_per_year == 0  # CDNOW is a closed first-quarter cohort
+    twin = OmegaConf.load(out / "population" / "twin.yaml")
+    assert Path(twin.twin_file) == out / "twin.npz" and Path(twin.twin_file).is_absolute()
+    cfg = compose([searchpath_override(out), "population=twin", "store=calibrated"])
+    validate(cfg)
+    assert cfg.store.start_date == "1997-10-01" and cfg.store.name == "mystore (calibrated)"
+    assert len(cfg.store.calendar) == 5  # the rest of the store is the default one
+
+
+def test_retail_sim_runs_a_strategy_on_the_twin(cdnow_out, tmp_path):
+    out = cdnow_out[0]
+    code = "from experiments.run import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--config-dir", str(out), "population=twin"]
+        + ["store=calibrated", "strategy=blanket", "days=20", f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["messages_sent"] > 0
+    assert metrics["customers"] >= 2357  # the twin's customers (the default store's newcomers)
+    config = OmegaConf.load(tmp_path / "config.yaml")
+    assert config.population.kind == "twin" and config.store.start_date == "1997-10-01"
+
+
+def test_the_package_ships_no_files_a_calibration_folder_would_shadow():
+    """--config-dir folders are searched after the package: a packaged population/twin.yaml
+    would silently win over the store's own."""
+    for name in ("population/twin.yaml", "population/synthetic.yaml", "store/calibrated.yaml"):
+        assert not (PROJECT / "configs" / name).exists(), name
+
+
+# --------------------------------------------------------------------------- a store export
+
+
+def _messy_export(path: Path, customers: int = 1500) -> pd.DataFrame:
+    """A synthetic export with what real exports contain: returns, zero amounts, duplicates,
+    same-day rows; plus one customer whose only purchase day has three rows."""
+    rows = synthetic_export(path, customers, seed=7, id_prefix=ID, end="2025-12-31")
+    first = rows.drop_duplicates("customer_id").head(40)
+    extra = pd.concat(
+        [
+            first.head(10).assign(amount=-5.0),  # returns on a purchase day: netted
+            first.iloc[10:12].assign(amount=-5.0, date="2024-01-01"),  # no purchase that day
+            first.iloc[12:17].assign(amount=0.0, date="2024-02-02"),  # zero amount occasions
+            rows.iloc[100:108],  # exact duplicates
+            pd.DataFrame(
+                {"customer_id": f"{ID}single", "date": "2024-03-03", "amount": [10.0, 20.0, 5.0]}
+            ),
+        ]
+    )
+    rows = pd.concat([rows, extra]).sort_values("date", kind="stable")
+    rows.to_csv(path, index=False)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def store_out(tmp_path_factory) -> tuple[Path, str, pd.DataFrame]:
+    work = tmp_path_factory.mktemp("store")
+    rows = _messy_export(work / "export.csv")
+    out = work / "mystore"
+    args = ["--calibration-end", "2025-06-30", "--holdout-end", "2025-12-31"]
+    log = _run_logged(work / "export.csv", *args, "--out", out, "--twin-runs", 5)
+    return out, log, rows
+
+
+def test_cleaning_is_accounted_for(store_out):
+    _, log, _ = store_out
+    assert "dropped 8 exact duplicate rows" in log
+    assert "netted 10 return rows" in log
+    assert "dropped 2 return rows with no same-day purchase" in log
+    assert "zero-amount transactions" in log
+    assert re.search(r"merged \d+ same-day rows into the \d+ transactions", log)
+    assert re.search(r"left out \d+ customers whose first purchase is after the calibration", log)
+    assert re.search(r"\d+ bought on a single day", log)
+
+
+def test_customer_ids_never_leave_the_loader(store_out):
+    out, log, rows = store_out
+    assert ID not in log
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"fit.json", "validation.json", "twin.npz", "twin.yaml"}
+    for path in files:
+        assert ID.encode() not in path.read_bytes(), path
+    with np.load(out / "twin.npz") as twin:  # numbers by row only
+        assert all(twin[k].dtype.kind in "iuf" for k in twin.files)
+        customers = json.loads((out / "fit.json").read_text())["customers"]
+        assert len(twin["purchases"]) == customers
+
+
+def test_single_day_customer_is_a_one_time_buyer_in_the_twin(store_out):
+    out, _, rows = store_out
+    with np.load(out / "twin.npz") as twin:
+        ids = sorted(rows.loc[pd.to_datetime(rows["date"]) <= "2025-06-30", "customer_id"].unique())
+        row = ids.index(f"{ID}single")  # rows follow the sorted ids
+        assert twin["purchases"][row] == 1 and twin["spend"][row] == 35.0
+        day0 = pd.Timestamp("2025-07-01")
+        assert twin["first_purchase_day"][row] == (pd.Timestamp("2024-03-03") - day0).days
+
+
+def test_small_store_twin_validation(store_out):
+    v = json.loads((store_out[0] / "validation.json").read_text())
+    assert v["holdout_days"] == 184
+    assert v["simulated_holdout_transactions"] == pytest.approx(
+        v["model_expected_holdout_transactions"], rel=0.15
+    )
+    assert v["actual_holdout_transactions"] == pytest.approx(
+        v["model_expected_holdout_transactions"], rel=0.15
+    )
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def export(tmp_path) -> Path:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "customer_id,date,amount\n"
+        "A,2025-01-03,10\nA,2025-02-03,12\nB,2025-01-05,30\nB,2025-03-05,20\nC,2025-02-01,5\n"
+    )
+    return path
+
+
+def test_missing_columns_stop_with_the_columns_found(capsys, export, tmp_path):
+    out = tmp_path / "out"
+    err = one_line_error(
+        capsys, export, "--calibration-end", "2025-06-30", "--out", out, "--amount-col", "total"
+    )
+    assert "missing column(s) 'total'" in err and "columns found" in err
+    assert not out.exists()
+
+
+def test_unparsable_dates_name_the_lines(capsys, export, tmp_path):
+    export.write_text(export.read_text() + "D,05/03/2025,4\nD,2025-02-30,4\n")
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o")
+    assert "unparsable dates in column 'date' at lines 7, 8" in err
+    assert "--date-format" in err or "date_format" in err
+
+
+def test_empty_file_is_refused(capsys, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    err = one_line_error(
+        capsys, tmp_path / "empty.csv", "--calibration-end", "2025-06-30", "--out", tmp_path / "o"
+    )
+    assert "is empty" in err
+    assert list(tmp_path.iterdir()) == [tmp_path / "empty.csv"]
+
+
+def test_rows_after_the_calibration_end_need_a_holdout(capsys, export, tmp_path):
+    err = one_line_error(capsys, export, "--calibration-end", "2025-01-31", "--out", tmp_path / "o")
+    assert "3 rows are dated after --calibration-end 2025-01-31 (lines 3, 5, 6;" in err
+    assert "--holdout-end 2025-03-05" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_calibration_end_before_all_data(capsys, export, tmp_path):
+    err = one_line_error(capsys, export, "--calibration-end", "2024-12-31", "--out", tmp_path / "o")
+    assert "no transactions on or before --calibration-end 2024-12-31" in err
+    assert "starts on 2025-01-03" in err
+
+
+def test_bad_dates_and_windows_in_the_arguments(capsys, export, tmp_path):
+    err = one_line_error(capsys, export, "--calibration-end", "30/06/2025", "--out", tmp_path)
+    assert "--calibration-end '30/06/2025' is not a date" in err
+    err = one_line_error(
+        capsys,
+        export,
+        "--calibration-end",
+        "2025-02-10",
+        "--holdout-end",
+        "2025-01-10",
+        "--out",
+        tmp_path / "o",
+    )
+    assert "--holdout-end 2025-01-10 must be after --calibration-end 2025-02-10" in err
+
+
+def test_no_repeat_purchases_cannot_be_fitted(capsys, tmp_path):
+    path = tmp_path / "once.csv"
+    path.write_text("customer_id,date,amount\nA,2025-01-03,10\nA,2025-01-03,5\nB,2025-01-05,30\n")
+    err = one_line_error(capsys, path, "--calibration-end", "2025-06-30", "--out", tmp_path / "o")
+    assert "no customer bought on two different days" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_non_empty_out_folder_is_kept_unless_overwrite(capsys, export, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out)
+    assert "is not empty" in err and "--overwrite" in err
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_fits_that_do_not_converge_say_so(capsys, export, tmp_path):
+    """Three customers cannot identify four parameters: the outputs are written, flagged."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("an earlier calibration")
+    code, _, err = calibrate(
+        capsys, export, "--calibration-end", "2025-06-30", "--out", out, "--overwrite"
+    )
+    assert code == 0, err
+    assert not (out / "old.txt").exists()  # replaced as a whole
+    assert "warning: Pareto/NBD fit did not converge: " in err
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["converged"]["pareto_nbd"] is False and fit["pareto_nbd"]["message"]
+    errors = [v for m in ("bgnbd", "pareto_nbd") for v in fit[m]["std_errors"].values()]
+    assert None in errors  # a Hessian that is not positive definite gives none: null, not NaN
+    assert "outside the simulator's range" in err
+    assert "clipped from" in (out / "population" / "twin.yaml").read_text()
+
+
+def test_outputs_appear_whole_or_not_at_all(capsys, tmp_path, monkeypatch):
+    """A failure after the fits (here in the validation figure) leaves no output folder and
+    no staging folder behind."""
+    import experiments.calibrate as calibrate_module
+
+    path = tmp_path / "export.csv"
+    synthetic_export(path, 400, seed=2, id_prefix=ID, start="2024-01-01")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(calibrate_module, "_figure", broken)
+    args = ["--calibration-end", "2025-06-30", "--holdout-end", "2025-12-31"]
+    with pytest.raises(RuntimeError, match="disk full"):
+        main([str(path), *args, "--out", str(tmp_path / "out"), "--twin-runs", "1"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv"]
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- styles and items
+
+
+def test_style_and_items_columns_shape_the_store_and_the_twin(capsys, tmp_path):
+    path = tmp_path / "export.csv"
+    styles = ["casual", "french_elegant", "sporty"]
+    synthetic_export(path, 600, seed=5, end="2025-06-30", items=True, styles=styles)
+    out = tmp_path / "out"
+    code, log, err = calibrate(
+        capsys,
+        path,
+        "--calibration-end",
+        "2025-06-30",
+        "--out",
+        out,
+        "--items-col",
+        "items",
+        "--style-col",
+        "style",
+    )
+    assert code == 0, err
+    assert not (out / "validation.json").exists()  # no --holdout-end: nothing to validate on
+    cfg = compose([searchpath_override(out), "population=twin", "store=calibrated", "days=5"])
+    assert list(cfg.store.styles) == styles
+    assert cfg.store.style_mix[0] > cfg.store.style_mix[2]  # the export's mix: 2 to 1
+    assert cfg.population.items_mean == pytest.approx(1.8, rel=0.1)
+    with np.load(out / "twin.npz") as twin:
+        assert twin["style_counts"].shape[1] == 3 and twin["last_style"].min() >= 0
+    model = simulate(cfg).model
+    assert model.ledger.record.n >= 500
+    wrong_store = compose([searchpath_override(out), "population=twin", "days=5"])
+    with pytest.raises(ValueError, match="calibrated with 3 styles but the store sells 6"):
+        simulate(wrong_store)
+
+
+def test_console_script_is_declared():
+    import tomllib
+
+    scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["retail-sim-calibrate"] == "experiments.calibrate:main"
