@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.configdir import searchpath_override, split_config_dir
 from experiments.errors import exit_on_user_error
+from experiments.sweep import config_sweeps, reports_progress
 from sim.config import compose, register_schema, validate
 from sim.simulate import RunResult, build_strategy, simulate
 
@@ -85,12 +89,18 @@ def _progress(day: int, days: int) -> None:
 
 @hydra.main(version_base=None, config_path="pkg://retail_sim_configs", config_name="config")
 def _app(cfg: DictConfig) -> float:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    with exit_on_user_error("retail-sim"):
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    # In a sweep a mistake fails this job only: Hydra records it and the other jobs go on
+    # (an exit here would stop the whole joblib pool).
+    with nullcontext() if sweep else exit_on_user_error("retail-sim"):
         result = simulate(cfg, progress=_progress)
     save_run(result, cfg, out_dir)
-    strategy = cfg.strategy._target_.rsplit(".", 1)[-1]
-    print(format_summary(result.metrics, f"{strategy}, seed {cfg.seed}: results in {out_dir}"))
+    if not (sweep and reports_progress(hydra_cfg)):  # else one progress line per job
+        strategy = cfg.strategy._target_.rsplit(".", 1)[-1]
+        title = f"{strategy}, seed {cfg.seed}: results in {out_dir}"
+        print(format_summary(result.metrics, title))
     return float(result.metrics["net_profit"])
 
 
@@ -118,10 +128,13 @@ def _variants(overrides: list[str]) -> list[list[str]]:
 
 def preflight(argv: list[str]) -> None:
     """Compose and check the config before Hydra starts, so that a bad override, an unknown
-    key or strategy, or a nonsensical value stops with one line and nothing is written."""
-    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra"))]
+    key or strategy, or a nonsensical value stops with one line and nothing is written.
+    Configs in a --config-dir folder are found as Hydra will find them."""
+    config_dir, argv = split_config_dir(argv)
+    search = [searchpath_override(config_dir)] if config_dir else []
+    overrides = config_sweeps([a for a in argv if "=" in a and not a.startswith("-")], search)
     for variant in _variants(overrides):
-        cfg = compose(variant)
+        cfg = compose([*search, *variant])
         validate(cfg)
         build_strategy(cfg.strategy, cfg)
 

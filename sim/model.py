@@ -36,6 +36,7 @@ from sim.table import Table
 
 SLEEPING_DAYS = 180  # silent this long = sleeping (DOMAIN.md lifecycle stages)
 CALL_SLOT = 1_000  # draw slots for served calls, apart from the day's message batches
+TIER_LEVELS_REPORTED = (1, 2, 3)  # loyalty tiers counted in the daily series (silver..diamond)
 
 
 class StoreModel(mesa.Model):
@@ -108,6 +109,7 @@ class StoreModel(mesa.Model):
         self._friends = self._friend_pool(customers, days)
         self._referrers = np.empty(0, dtype=np.int64)  # rows of yesterday's referring buyers
         self.today: dict[str, float] = {}
+        self.tier_counts = np.zeros(128, dtype=np.int64)  # customers per loyalty tier (>0)
         self._join(base, day=0, first_purchase_today=False)
         alive_rows = np.flatnonzero(base.alive)
         last_alive = alive_rows[-1] + 1 if len(alive_rows) else 0
@@ -272,7 +274,9 @@ class StoreModel(mesa.Model):
         if update.points is not None:
             np.add.at(record.points, idx, update.points)
         if update.tier is not None:
+            np.subtract.at(self.tier_counts, record.tier[idx], 1)
             record.tier[idx] = update.tier
+            np.add.at(self.tier_counts, record.tier[idx], 1)
             self.customers.set_recognised(idx, (record.tier[idx] > 0).astype(np.float32))
         self.ledger.loyalty.append(
             customer=idx,
@@ -482,4 +486,8 @@ def _daily_reporters() -> dict[str, Any]:
         "complaints": lambda m: int(m.today["complaints"]),
         "staff_backlog": lambda m: m.staff.backlog,
         "mean_fatigue": lambda m: float(m.customers.fatigue_total().mean()),
+        **{
+            f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
+            for level in TIER_LEVELS_REPORTED
+        },
     }

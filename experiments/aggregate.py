@@ -1,0 +1,427 @@
+"""Collect a sweep's job directories into tables: one row per job, and the comparison.
+
+A sweep directory holds one sub-directory per job (Hydra's `hydra.sweep.subdir`, the job
+number), each with `metrics.json`, `config.yaml`, the daily series and Hydra's `.hydra/`
+record of the job's overrides. A job that failed or is still running has no `metrics.json`:
+it is listed as missing, and everything else is still aggregated.
+
+- `summary.csv`: one row per job: status, strategy, scenario, seed and every KPI (treated
+  arm), the per-customer KPIs, the holdout arm's KPIs and the holdout-measured uplift.
+- `comparison.csv`: one row per scenario x strategy x KPI: the mean over seeds, and the
+  difference against the baseline strategy (`none`) paired by seed with its 95% interval, the
+  unpaired interval for contrast, and for the KPIs the holdout measures, the holdout-measured
+  uplift next to the true one (which only a simulation can know).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from experiments.stats import paired_difference, unpaired_difference
+from sim.kpis import GLOSSARY
+
+BASELINE = "none"
+PLAN = "plan.json"  # written by the sweep callback: every job the sweep will launch
+ERROR = "error.txt"  # written by the sweep callback when a job fails: why (one line), traceback
+SUMMARY, COMPARISON = "summary.csv", "comparison.csv"
+
+PER_CUSTOMER = {
+    "net_profit_per_customer": "net_profit",
+    "revenue_per_customer": "revenue",
+    "marketing_cost_per_customer": "marketing_cost",
+    "messages_per_customer": "messages_sent",
+}
+DERIVED_GLOSSARY = {
+    "net_profit_per_customer": "net profit / customers",
+    "revenue_per_customer": "revenue / customers",
+    "marketing_cost_per_customer": "marketing cost / customers",
+    "messages_per_customer": "messages sent / customers",
+}
+KPIS = [*GLOSSARY, *PER_CUSTOMER]
+UPLIFT_KPIS = ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------------------- jobs on disk
+@dataclass
+class Job:
+    """One job of a sweep as found on disk (or only planned)."""
+
+    name: str  # the job's directory name (Hydra's job number)
+    dir: Path
+    overrides: list[str]
+    status: str  # done | failed | unfinished | not started
+    metrics: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    error: str | None = None
+    strategy: str = "?"
+    seed: int | None = None
+    scenario: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
+def _load_yaml(path: Path) -> Any:
+    with open(path) as f:
+        return yaml.load(f, Loader=_Loader)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _sort_key(name: str) -> tuple[int, Any]:
+    return (0, int(name)) if name.isdigit() else (1, name)
+
+
+def is_job_dir(path: Path) -> bool:
+    return path.is_dir() and any(
+        (path / name).exists() for name in (".hydra", "metrics.json", "config.yaml", ERROR)
+    )
+
+
+def find_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job of the sweep: the planned ones (plan.json) and every job directory found."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep directory {sweep_dir} not found")
+    plan = _read_json(sweep_dir / PLAN) or {}
+    planned = {str(job["num"]): job["overrides"] for job in plan.get("jobs", [])}
+    names = {p.name for p in sweep_dir.iterdir() if is_job_dir(p)} | set(planned)
+    jobs = [_read_job(sweep_dir / name, planned.get(name)) for name in names]
+    jobs.sort(key=lambda j: _sort_key(j.name))
+    _label(jobs)
+    return jobs
+
+
+def _read_job(path: Path, planned: list[str] | None) -> Job:
+    overrides = planned or []
+    hydra_overrides = path / ".hydra" / "overrides.yaml"
+    if hydra_overrides.exists():
+        overrides = [str(o) for o in (_load_yaml(hydra_overrides) or [])]
+    job = Job(path.name, path, overrides, "not started")
+    if not path.exists():
+        return job
+    job.metrics = _read_json(path / "metrics.json")
+    if (path / "config.yaml").exists():
+        job.config = _load_yaml(path / "config.yaml")
+    elif (path / ".hydra" / "config.yaml").exists():
+        job.config = _load_yaml(path / ".hydra" / "config.yaml")
+    if job.metrics is not None:
+        job.status = "done"
+    elif (path / ERROR).exists():
+        job.status = "failed"
+        lines = (path / ERROR).read_text().strip().splitlines()
+        job.error = lines[0] if lines else "failed"  # the reason; a traceback may follow
+    else:
+        job.status = "unfinished"
+    return job
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+IGNORED_KEYS = ("experiment", "seed")
+
+
+def _label(jobs: list[Job]) -> None:
+    """Strategy label, seed and scenario of each job.
+
+    The strategy label is the strategy's config name (`strategy=blanket`), followed by any of
+    its settings the job overrides (`blanket every_days=7`). The scenario is every other
+    override whose value differs between jobs (e.g. a behaviour parameter a robustness sweep
+    varies); settings common to all jobs (customers=300) are not part of it.
+    """
+    pairs_of = [dict(map(_split, job.overrides)) for job in jobs]
+    keys = {key for pairs in pairs_of for key in pairs}
+    # a key varies when jobs give it different values, or some jobs leave it out
+    varying = {k for k in keys if len({pairs.get(k) for pairs in pairs_of}) > 1}
+    for job, pairs in zip(jobs, pairs_of, strict=True):
+        name = pairs.get("strategy") or _strategy_choice(job)
+        params = [
+            f"{k.split('.', 1)[1]}={v}"
+            for k, v in pairs.items()
+            if k.startswith("strategy.") and k in varying and k != "strategy._target_"
+        ]
+        if "strategy._target_" in varying and "strategy._target_" in pairs:
+            name = pairs["strategy._target_"].rsplit(".", 1)[-1]
+        job.strategy = " ".join([name, *params])
+        seed = (job.config or {}).get("seed", pairs.get("seed"))
+        job.seed = int(seed) if seed is not None and str(seed).isdigit() else None
+        job.scenario = {
+            k: v
+            for k, v in pairs.items()
+            if k in varying and not k.startswith(("strategy", "hydra.")) and k not in IGNORED_KEYS
+        }
+
+
+def _strategy_choice(job: Job) -> str:
+    hydra_file = job.dir / ".hydra" / "hydra.yaml"
+    if hydra_file.exists():
+        choice = (_load_yaml(hydra_file) or {}).get("hydra", {}).get("runtime", {})
+        choice = (choice.get("choices") or {}).get("strategy")
+        if choice:
+            return str(choice)
+    target = ((job.config or {}).get("strategy") or {}).get("_target_")
+    return str(target).rsplit(".", 1)[-1] if target else "?"
+
+
+def scenario_label(scenario: dict[str, str]) -> str:
+    """`fatigue_churn=0.04, dropout_s=0.9` (the last part of each key), or "" for none."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in sorted(scenario.items()))
+
+
+# ---------------------------------------------------------------------------- summary
+def per_customer(metrics: dict[str, Any]) -> dict[str, float]:
+    customers = metrics.get("customers") or 0
+    return {
+        name: (float(metrics.get(total) or 0.0) / customers if customers else math.nan)
+        for name, total in PER_CUSTOMER.items()
+    }
+
+
+def _number(value: Any) -> float:
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def summary_table(jobs: Iterable[Job]) -> pd.DataFrame:
+    """One row per job: who it was, whether it finished, and every KPI it produced."""
+    rows = []
+    for job in jobs:
+        row: dict[str, Any] = {
+            "job": job.name,
+            "status": job.status,
+            "strategy": job.strategy,
+            "scenario": scenario_label(job.scenario),
+            "seed": job.seed,
+        }
+        m = job.metrics or {}
+        kpis = {**m, **per_customer(m)} if m else {}
+        for kpi in KPIS:
+            row[kpi] = _number(kpis.get(kpi))
+        holdout = m.get("holdout") or {}
+        if holdout:
+            holdout = {**holdout, **per_customer(holdout)}
+        for kpi in KPIS:
+            row[f"holdout_{kpi}"] = _number(holdout.get(kpi))
+        uplift = m.get("uplift") or {}
+        for kpi in UPLIFT_KPIS:
+            u = uplift.get(kpi) or {}
+            for part in ("estimate", "low", "high"):
+                row[f"uplift_{kpi}_{part}"] = _number(u.get(part))
+        row["uplift_incremental_roi"] = _number(uplift.get("incremental_roi"))
+        row["error"] = job.error or ""
+        row["dir"] = job.dir.name
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["seed"] = table["seed"].astype("Int64")
+        table = table[[c for c in table.columns if c in _always or table[c].notna().any()]]
+    return table
+
+
+_always = {"job", "status", "strategy", "scenario", "seed", "error", "dir", *KPIS}
+
+
+# ---------------------------------------------------------------------------- comparison
+def strategies_in_order(summary: pd.DataFrame, baseline: str = BASELINE) -> list[str]:
+    """The baseline first, then the others in the order the sweep ran them."""
+    names = list(dict.fromkeys(summary["strategy"]))
+    return sorted(names, key=lambda s: (s != baseline, names.index(s)))
+
+
+def comparison_table(summary: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per scenario, strategy and KPI: mean over seeds, and the difference against `baseline`
+    paired by seed (with the unpaired interval for contrast); for the KPIs the holdout
+    measures, the holdout-measured uplift and how often its interval covered the truth."""
+    done = summary[summary["status"] == "done"]
+    rows: list[dict[str, Any]] = []
+    if done.empty:
+        return pd.DataFrame(rows)
+    kpis = [k for k in KPIS if k in done and done[k].notna().any()]
+    for scenario, group in done.groupby("scenario", sort=False):
+        group = group.drop_duplicates(["strategy", "seed"])
+        base = group[group["strategy"] == baseline].set_index("seed")
+        for strategy in strategies_in_order(group, baseline):
+            runs = group[group["strategy"] == strategy].set_index("seed")
+            seeds = runs.index.intersection(base.index).sort_values()
+            x_all = runs[kpis].to_numpy(dtype=float)
+            x, b = runs.loc[seeds, kpis].to_numpy(float), base.loc[seeds, kpis].to_numpy(float)
+            b_all = base[kpis].to_numpy(dtype=float)
+            for j, kpi in enumerate(kpis):
+                if np.isnan(x_all[:, j]).all():
+                    continue
+                row: dict[str, Any] = {
+                    "scenario": scenario,
+                    "strategy": strategy,
+                    "kpi": kpi,
+                    "n_runs": int((~np.isnan(x_all[:, j])).sum()),
+                    "mean": float(np.nanmean(x_all[:, j])),
+                }
+                if len(base):
+                    paired = paired_difference(x[:, j], b[:, j])
+                    unpaired = unpaired_difference(x_all[:, j], b_all[:, j])
+                    row.update(
+                        baseline_mean=float(np.nanmean(b_all[:, j])),
+                        n_pairs=paired.n,
+                        diff=paired.estimate,
+                        diff_low=paired.low,
+                        diff_high=paired.high,
+                        unpaired_low=unpaired.low,
+                        unpaired_high=unpaired.high,
+                    )
+                    if kpi in UPLIFT_KPIS and strategy != baseline:
+                        row.update(_holdout_columns(runs, base, seeds, kpi))
+                rows.append(row)
+            if len(base) and strategy != baseline:
+                rows.append(_roi_row(scenario, strategy, runs, base, seeds))
+    return pd.DataFrame(rows)
+
+
+def _holdout_columns(runs: pd.DataFrame, base: pd.DataFrame, seeds, kpi: str) -> dict[str, Any]:
+    """The holdout-measured uplift of each run, averaged over seeds, next to the truth; and
+    the share of runs whose holdout interval covered that seed's true uplift."""
+    est = f"uplift_{kpi}_estimate"
+    if est not in runs or runs[est].isna().all():
+        return {}
+    truth = runs.loc[seeds, kpi] - base.loc[seeds, kpi]
+    low, high = runs.loc[seeds, f"uplift_{kpi}_low"], runs.loc[seeds, f"uplift_{kpi}_high"]
+    measured = ~(low.isna() | high.isna())
+    covers = ((low <= truth) & (truth <= high))[measured]
+    return {
+        "holdout_estimate": float(runs[est].mean()),
+        "holdout_low": float(runs[f"uplift_{kpi}_low"].mean()),
+        "holdout_high": float(runs[f"uplift_{kpi}_high"].mean()),
+        "holdout_covers": float(covers.mean()) if len(covers) else math.nan,
+    }
+
+
+def _roi_row(scenario, strategy, runs, base, seeds) -> dict[str, Any]:
+    """Incremental ROI: extra net profit per unit of extra marketing spend (true, from the
+    paired runs), and the holdout-measured one averaged over runs."""
+    net = (
+        runs.loc[seeds, "net_profit_per_customer"] - base.loc[seeds, "net_profit_per_customer"]
+    ).mean()
+    cost = (
+        runs.loc[seeds, "marketing_cost_per_customer"]
+        - base.loc[seeds, "marketing_cost_per_customer"]
+    ).mean()
+    row = {
+        "scenario": scenario,
+        "strategy": strategy,
+        "kpi": "incremental_roi",
+        "n_runs": len(runs),
+        "n_pairs": len(seeds),
+        "diff": float(net / cost) if len(seeds) and cost > 0 else math.nan,
+    }
+    if "uplift_incremental_roi" in runs and runs["uplift_incremental_roi"].notna().any():
+        row["holdout_estimate"] = float(runs["uplift_incremental_roi"].mean())
+    return row
+
+
+COLUMNS = [
+    "scenario",
+    "strategy",
+    "kpi",
+    "n_runs",
+    "mean",
+    "baseline_mean",
+    "n_pairs",
+    "diff",
+    "diff_low",
+    "diff_high",
+    "unpaired_low",
+    "unpaired_high",
+    "holdout_estimate",
+    "holdout_low",
+    "holdout_high",
+    "holdout_covers",
+]
+
+
+def pairwise(summary: pd.DataFrame, a: str, b: str, kpi: str, scenario: str = ""):
+    """Paired difference `a - b` of one KPI over the seeds both ran (e.g. best vs runner-up)."""
+    done = summary[(summary["status"] == "done") & (summary["scenario"] == scenario)]
+    x = done[done["strategy"] == a].drop_duplicates("seed").set_index("seed")[kpi]
+    y = done[done["strategy"] == b].drop_duplicates("seed").set_index("seed")[kpi]
+    seeds = x.index.intersection(y.index).sort_values()
+    return paired_difference(x.loc[seeds].to_numpy(float), y.loc[seeds].to_numpy(float))
+
+
+# ---------------------------------------------------------------------------- daily series
+DAILY_COLUMNS = ("day", "active_90d_share", "messages", "mean_fatigue", "opt_outs", "customers")
+
+
+def daily_table(jobs: Iterable[Job], scenario: str | None = "") -> pd.DataFrame:
+    """The finished jobs' daily series stacked (strategy, seed, day, ...), for the figures.
+    Only jobs of `scenario` (all when None); columns named `tier_*` come along if present."""
+    frames = []
+    for job in jobs:
+        if not job.done or (scenario is not None and scenario_label(job.scenario) != scenario):
+            continue
+        frame = _read_daily(job.dir)
+        if frame is None:
+            continue
+        keep = [c for c in frame.columns if c in DAILY_COLUMNS or c.startswith("tier")]
+        frame = frame[keep].assign(strategy=job.strategy, seed=job.seed)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _read_daily(path: Path) -> pd.DataFrame | None:
+    try:
+        if (path / "daily.csv").exists():
+            return pd.read_csv(path / "daily.csv")
+        if (path / "daily.parquet").exists():
+            return pd.read_parquet(path / "daily.parquet")
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------- writing
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Whole or not at all, with floats written the same way every time."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table.to_csv(tmp, index=False, float_format="%.10g")
+    os.replace(tmp, path)
+
+
+def aggregate(
+    sweep_dir: Path, baseline: str = BASELINE
+) -> tuple[list[Job], pd.DataFrame, pd.DataFrame]:
+    """Read the sweep, write summary.csv and comparison.csv into it, return the tables."""
+    sweep_dir = Path(sweep_dir)
+    jobs = find_jobs(sweep_dir)
+    summary = summary_table(jobs)
+    comparison = comparison_table(summary, baseline) if not summary.empty else pd.DataFrame()
+    if not comparison.empty:
+        comparison = comparison.reindex(columns=[c for c in COLUMNS if c in comparison.columns])
+    write_csv(summary, sweep_dir / SUMMARY)
+    write_csv(comparison, sweep_dir / COMPARISON)
+    return jobs, summary, comparison
+
+
+def missing(jobs: Iterable[Job]) -> list[Job]:
+    return [job for job in jobs if not job.done]

@@ -1,0 +1,267 @@
+"""Aggregating a sweep from its job directories, including failed, unfinished and never-started
+jobs, with fabricated metrics.json files of known values (no simulation needed)."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from experiments import aggregate as agg
+from reports import build, html
+from sim.kpis import GLOSSARY
+from tests.conftest import PROJECT
+
+SEEDS = [1, 2, 3, 4, 5]
+
+
+def _metrics(npc: float, customers: int = 1000, holdout: bool = True, **kpis) -> dict:
+    m = dict.fromkeys(GLOSSARY, 0.0)
+    m.update(
+        customers=customers,
+        net_profit=npc * customers,
+        revenue=2 * npc * customers,
+        marketing_cost=0.5 * customers,
+        messages_sent=3 * customers,
+        repurchase_rate=0.4,
+        reactivation_rate=0.1,
+        opt_out_rate=0.01,
+        churn_rate=0.3,
+        repeat_within_39w=None,
+        silent_6_9m_buy_again_39w=None,
+    )
+    m.update(kpis)
+    if holdout:
+        m["holdout"] = {**m, "net_profit": (npc - 1.0) * 100, "customers": 100}
+        m["uplift"] = {
+            "net_profit_per_customer": {"estimate": 1.0, "low": -2.0, "high": 4.0},
+            "revenue_per_customer": {"estimate": 2.0, "low": -3.0, "high": 7.0},
+            "repurchase_rate": {"estimate": 0.01, "low": -0.02, "high": 0.04},
+            "incremental_roi": 1.5,
+        }
+    return m
+
+
+def _job(sweep, num, overrides, metrics=None, error=None, config=None, daily=True):
+    d = sweep / str(num)
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if config is not None:
+        (d / "config.yaml").write_text(yaml.safe_dump(config))
+    if metrics is not None:
+        (d / "metrics.json").write_text(json.dumps(metrics))
+        if daily:
+            days = np.arange(30)
+            pd.DataFrame(
+                {
+                    "day": days,
+                    "customers": 1000,
+                    "active_90d_share": 0.25 - days / 1000,
+                    "messages": (days % 7 == 0) * 100,
+                    "opt_outs": 0,
+                    "mean_fatigue": 0.1,
+                }
+            ).to_csv(d / "daily.csv", index=False)
+    if error is not None:
+        (d / "error.txt").write_text(error + "\n")
+    return d
+
+
+def _config(strategy: str, seed: int) -> dict:
+    from omegaconf import OmegaConf
+
+    from sim.config import compose
+
+    cfg = OmegaConf.to_container(compose([f"strategy={strategy}", f"seed={seed}"]), resolve=True)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def base_configs():
+    return {s: _config(s, 1) for s in ("none", "blanket")}
+
+
+def fabricate(sweep, effects: dict[str, float], base_configs, noise=0.05, seed=0, holdout=True):
+    """A finished compare-style sweep: per seed a large shared level and per strategy a known
+    effect plus a little noise of its own. Returns the jobs' overrides in job order."""
+    rng = np.random.default_rng(seed)
+    plan, num = [], 0
+    for s in SEEDS:
+        level = rng.normal(80.0, 5.0)
+        for strategy, effect in effects.items():
+            overrides = [f"seed={s}", f"strategy={strategy}", "experiment=compare"]
+            config = {**base_configs["none" if strategy == "none" else "blanket"], "seed": s}
+            value = level + effect + (rng.normal(0, noise) if strategy != "none" else 0.0)
+            _job(sweep, num, overrides, _metrics(value, holdout=holdout), config=config)
+            plan.append({"num": num, "overrides": overrides})
+            num += 1
+    return plan
+
+
+def test_summary_has_one_row_per_job_and_lists_what_is_missing(tmp_path, base_configs):
+    plan = fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    # a failed job, one still running (no metrics, no error) and one never started
+    _job(tmp_path, 10, ["seed=6", "strategy=none", "experiment=compare"], error="RuntimeError: x")
+    _job(tmp_path, 11, ["seed=6", "strategy=blanket", "experiment=compare"])
+    plan += [
+        {"num": n, "overrides": o}
+        for n, o in [
+            (10, ["seed=6", "strategy=none", "experiment=compare"]),
+            (11, ["seed=6", "strategy=blanket", "experiment=compare"]),
+            (12, ["seed=7", "strategy=none", "experiment=compare"]),
+        ]
+    ]
+    (tmp_path / "plan.json").write_text(json.dumps({"total": len(plan), "jobs": plan}))
+    jobs, summary, comparison = agg.aggregate(tmp_path)
+    assert len(summary) == 13 == len(jobs)
+    status = summary.set_index("job")["status"]
+    assert (status.iloc[:10] == "done").all()
+    assert status["10"] == "failed" and status["11"] == "unfinished"
+    assert status["12"] == "not started"
+    assert summary.set_index("job").loc["10", "error"] == "RuntimeError: x"
+    assert set(summary["strategy"]) == {"none", "blanket"}
+    assert summary["scenario"].eq("").all()  # experiment=compare is common to all jobs
+    assert {"net_profit_per_customer", "holdout_net_profit", "uplift_incremental_roi"} <= set(
+        summary.columns
+    )
+    on_disk = pd.read_csv(tmp_path / agg.SUMMARY, keep_default_na=False)
+    assert len(on_disk) == 13
+    # the comparison uses the 5 finished pairs only
+    row = comparison.set_index(["strategy", "kpi"]).loc[("blanket", "net_profit_per_customer")]
+    assert row["n_pairs"] == 5
+    assert row["diff_low"] < 1.0 < row["diff_high"]
+    assert row["diff_high"] - row["diff_low"] < 0.3  # paired: the shared level cancels
+    assert row["unpaired_high"] - row["unpaired_low"] > 5  # unpaired: it does not
+    assert row["holdout_estimate"] == pytest.approx(1.0)
+    assert row["holdout_covers"] == 1.0  # every run's (-2, 4) holds the true ~1.0
+    missing = [j.name for j in agg.missing(jobs)]
+    assert missing == ["10", "11", "12"]
+
+
+def test_holdout_and_uplift_are_optional(tmp_path, base_configs):
+    fabricate(tmp_path, {"none": 0.0, "blanket": -0.5}, base_configs, holdout=False)
+    _, summary, comparison = agg.aggregate(tmp_path)
+    assert not any(c.startswith(("holdout_", "uplift_")) for c in summary.columns)
+    assert "holdout_estimate" not in comparison.columns
+    profit = comparison.set_index(["strategy", "kpi"]).loc[("blanket", "net_profit_per_customer")]
+    assert profit["diff"] == pytest.approx(-0.5, abs=0.1)
+
+
+def test_labels_scenarios_and_tuned_variants(tmp_path):
+    a = _job(
+        tmp_path,
+        0,
+        ["seed=1", "strategy=blanket", "population.dropout_s=0.4", "days=30"],
+        _metrics(1.0),
+    )
+    _job(
+        tmp_path,
+        1,
+        ["seed=1", "strategy=blanket", "population.dropout_s=0.9", "days=30"],
+        _metrics(1.0),
+    )
+    _job(
+        tmp_path, 2, ["strategy=blanket", "strategy.every_days=7", "seed=9", "days=30"], _metrics(1)
+    )
+    jobs = agg.find_jobs(tmp_path)
+    assert a.name == jobs[0].name
+    assert jobs[0].scenario == {"population.dropout_s": "0.4"}
+    assert agg.scenario_label(jobs[1].scenario) == "dropout_s=0.9"
+    assert [j.strategy for j in jobs] == ["blanket", "blanket", "blanket every_days=7"]
+    assert [j.seed for j in jobs] == [1, 1, 9]
+
+
+def _finding(tmp_path, effects, base_configs, noise):
+    fabricate(tmp_path, effects, base_configs, noise=noise)
+    _, summary, comparison = agg.aggregate(tmp_path)
+    return html.finding(summary, comparison, "none", holdout=0.1, days=365)
+
+
+def test_finding_names_a_clear_winner_with_its_interval_and_cost(tmp_path, base_configs):
+    text = _finding(tmp_path, {"none": 0.0, "a": 2.0, "b": 1.0}, base_configs, noise=0.05)
+    assert text.startswith("<b>a</b> earns the most incremental profit")
+    assert "95% interval" in text and "5 of 5" in text and "runner-up, b" in text
+    assert "messages per customer" in text and "opting out" in text
+
+
+def test_finding_says_when_the_best_two_are_within_the_noise(tmp_path, base_configs):
+    text = _finding(tmp_path, {"none": 0.0, "a": 2.0, "b": 1.95}, base_configs, noise=0.5)
+    assert "No single winner" in text and "within the noise" in text
+    assert "a minus b" in text
+
+
+def test_finding_when_nothing_beats_sending_nothing(tmp_path, base_configs):
+    text = _finding(tmp_path, {"none": 0.0, "a": -1.0, "b": -2.0}, base_configs, noise=0.05)
+    assert "Every policy tested earns less than sending nothing" in text
+    text = _finding(tmp_path / "z", {"none": 0.0, "a": 0.01}, base_configs, noise=1.0)
+    assert "No policy earns clearly more than sending nothing" in text
+
+
+def test_report_builds_from_a_partial_sweep_and_lists_the_missing_runs(tmp_path, base_configs):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    _job(
+        tmp_path,
+        10,
+        ["seed=6", "strategy=blanket", "experiment=compare"],
+        error="ValueError: exploded",
+    )
+    built = build.build(tmp_path)
+    assert built.kind == "compare"
+    page = built.report.read_text()
+    assert page.count("data:image/png;base64,") >= 5  # figures inline
+    assert "Missing runs" in page and "ValueError: exploded" in page
+    assert "Assumptions behind this run" in page and "Default boutique" in page
+    assert "paired by seed" in page
+    assert [j.name for j in built.missing] == ["10"]
+
+
+def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_configs):
+    rng = np.random.default_rng(3)
+    num = 0
+    # scenario 1: a clearly best; scenario 2: b clearly best; scenario 3: a and b tie
+    effects = {"0.04": {"a": 2.0, "b": 1.0}, "0.16": {"a": 0.5, "b": 1.5}, "0.08": {"a": 1, "b": 1}}
+    for churn, eff in effects.items():
+        for s in SEEDS:
+            level = rng.normal(80, 5)
+            shared = rng.normal(0, 0.02)  # the tie: a and b identical run by run
+            for strategy, effect in {"none": 0.0, **eff}.items():
+                own = shared if churn == "0.08" else rng.normal(0, 0.02)
+                value = level + effect + own
+                overrides = [
+                    f"population.behaviour.fatigue_churn={churn}",
+                    f"seed={s}",
+                    f"strategy={strategy}",
+                ]
+                config = {**base_configs["none"], "seed": s}
+                _job(tmp_path, num, overrides, _metrics(value), config=config, daily=False)
+                num += 1
+    built = build.build(tmp_path)
+    assert built.kind == "robustness"
+    wins = pd.read_csv(tmp_path / build.ROBUSTNESS).set_index("strategy")
+    assert wins.loc["a", "best"] + wins.loc["b", "best"] == 3
+    assert wins.loc["a", "clearly_best"] == 1 and wins.loc["b", "clearly_best"] == 1
+    assert wins.loc["a", "beats_baseline"] == 3
+    assert "combinations of the uncertain behaviour parameters" in built.report.read_text()
+
+
+def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_configs):
+    fabricate(tmp_path / "sweep", {"none": 0.0, "blanket": 1.0}, base_configs)
+    code = "from reports.build import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "sweep")],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "10 of 10 runs finished" in done.stdout and "report.html" in done.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT, capture_output=True, text=True
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("retail-sim-report: error:") and wrong.stderr.count("\n") == 1
+    assert math.isfinite(float(pd.read_csv(tmp_path / "sweep" / "comparison.csv")["mean"][0]))

@@ -1,0 +1,245 @@
+"""`retail-sim experiment=...` end to end, on tiny sweeps in a subprocess: the files a sweep
+leaves, the same comparison with 1 or 2 parallel jobs, a failed job that loses nothing else,
+the report in a real browser, and the optional plugins when they are installed."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pandas as pd
+import pytest
+from hydra.core.hydra_config import HydraConfig
+
+from sim.actions import Actions
+from tests.conftest import PROJECT
+
+TINY = ("customers=300", "days=30")
+
+
+def retail_sim(*args, cwd):
+    """The installed command, as a user types it; the project on the path for test strategies."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    code = "from experiments.run import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, env=env
+    )
+
+
+def compare(tmp_path, name, *extra):
+    sweep = tmp_path / name
+    done = retail_sim(
+        "experiment=compare",
+        "strategy=none,blanket",
+        "seed=1,2",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+        *extra,
+        cwd=tmp_path,
+    )
+    return sweep, done
+
+
+@pytest.fixture(scope="module")
+def two_jobs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compare")
+    sweep, done = compare(tmp, "n2", "hydra.launcher.n_jobs=2")
+    assert done.returncode == 0, done.stderr
+    return sweep, done
+
+
+def test_compare_leaves_summary_comparison_and_report(two_jobs):
+    sweep, done = two_jobs
+    summary = pd.read_csv(sweep / "summary.csv", keep_default_na=False)
+    assert len(summary) == 4 and set(summary["status"]) == {"done"}
+    assert sorted(zip(summary["strategy"], summary["seed"], strict=True)) == [
+        ("blanket", 1),
+        ("blanket", 2),
+        ("none", 1),
+        ("none", 2),
+    ]
+    comparison = pd.read_csv(sweep / "comparison.csv")
+    row = comparison.set_index(["strategy", "kpi"]).loc[("blanket", "net_profit_per_customer")]
+    assert row["n_pairs"] == 2 and row["diff_low"] <= row["diff"] <= row["diff_high"]
+    assert "holdout_estimate" in comparison.columns  # the compare sweep runs with holdout=0.1
+    page = (sweep / "report.html").read_text()
+    assert "Which retention policy pays?" in page and "data:image/png;base64," in page
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert plan["total"] == 4
+    # one progress line per finished run, then where the report is
+    assert done.stdout.count("net profit per customer") == 4
+    assert "[4/4" in done.stdout and "report.html" in done.stdout
+
+
+def test_same_seeds_same_comparison_with_one_or_two_parallel_jobs(two_jobs, tmp_path):
+    sweep2, _ = two_jobs
+    sweep1, done = compare(tmp_path, "n1", "hydra.launcher.n_jobs=1")
+    assert done.returncode == 0, done.stderr
+    assert (sweep1 / "comparison.csv").read_bytes() == (sweep2 / "comparison.csv").read_bytes()
+    for job in ("0", "1", "2", "3"):
+        a, b = sweep1 / job / "metrics.json", sweep2 / job / "metrics.json"
+        assert a.read_bytes() == b.read_bytes()
+
+
+class ExplodeOnSeed2Blanket:
+    """A test strategy that sends nothing, and fails on day 3 of the blanket job of seed 2
+    (it reads the job's overrides from Hydra, so the preflight cannot see it coming)."""
+
+    def __init__(self, **settings):
+        self.settings = settings
+
+    def decide(self, view):
+        if view.day == 3:
+            task = list(HydraConfig.get().overrides.task)
+            if "seed=2" in task and "strategy=blanket" in task:
+                raise RuntimeError("exploded on purpose")
+        return Actions()
+
+
+def test_a_failed_job_loses_nothing_else_and_the_report_lists_it(tmp_path):
+    target = "strategy._target_=tests.test_experiments_cli.ExplodeOnSeed2Blanket"
+    sweep, done = compare(tmp_path, "failing", target, "hydra.launcher.n_jobs=2")
+    assert done.returncode != 0  # the sweep says it is incomplete
+    assert "FAILED" in done.stdout and "exploded on purpose" in done.stdout
+    summary = pd.read_csv(sweep / "summary.csv", keep_default_na=False).set_index("job")
+    assert list(summary["status"]) == ["done", "done", "done", "failed"]
+    assert summary.loc[3, "error"] == "RuntimeError: exploded on purpose"
+    page = (sweep / "report.html").read_text()
+    assert "Missing runs" in page and "exploded on purpose" in page
+    # rebuilt later from the same directory: the same tables
+    before = (sweep / "comparison.csv").read_bytes()
+    rebuilt = subprocess.run(
+        [sys.executable, "-c", "from reports.build import main; main()", str(sweep)],
+        capture_output=True,
+        text=True,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "1 run(s) missing" in rebuilt.stdout
+    assert (sweep / "comparison.csv").read_bytes() == before
+
+
+def test_a_typo_in_a_sweep_value_stops_before_anything_runs(tmp_path):
+    sweep, done = compare(tmp_path, "typo", "strategy=none,blankett")
+    assert done.returncode == 2
+    assert done.stderr.startswith("retail-sim: error:") and "blankett" in done.stderr
+    assert not sweep.exists()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_renders_in_a_real_browser(two_jobs, tmp_path):
+    """The documented check (see the README): a headless Chromium screenshot of the
+    report at a laptop's size is a real, non-blank page."""
+    sweep, _ = two_jobs
+    png = tmp_path / "report.png"
+    with tempfile.TemporaryDirectory() as profile:
+        shot = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                "--window-size=1366,900",
+                f"file://{sweep / 'report.html'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert shot.returncode == 0, shot.stderr
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[:2] == (900, 1366)
+    assert pixels.std() > 0.05  # text and figures, not a blank or error page
+
+
+def test_experiment_configs_compose_and_preflight(tmp_path):
+    """Every experiment passes the preflight (robustness with its 16 scenarios)."""
+    from experiments.run import preflight
+
+    preflight(["experiment=compare"])
+    preflight(["experiment=robustness"])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+    reason="hydra-optuna-sweeper not installed (pip install -e '.[tune]')",
+)
+def test_tune_finds_a_setting_and_validates_it_on_fresh_seeds(tmp_path):
+    sweep = tmp_path / "tune"
+    done = retail_sim(
+        "experiment=tune",
+        *TINY,
+        "hydra.sweeper.n_trials=4",
+        "hydra.callbacks.report.validation_seeds=[101,102]",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (sweep / "optimization_results.yaml").exists()
+    validation = pd.read_csv(sweep / "validation" / "summary.csv", keep_default_na=False)
+    assert len(validation) == 6 and set(validation["seed"]) == {101, 102}
+    assert validation["strategy"].str.startswith("blanket every_days=").any()
+    assert "Best setting found" in (sweep / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "launcher, plugin",
+    [
+        ("submitit_local", "hydra_plugins.hydra_submitit_launcher"),
+        ("submitit_slurm", "hydra_plugins.hydra_submitit_launcher"),
+        ("ray", "hydra_plugins.hydra_ray_launcher"),
+    ],
+)
+def test_scaling_out_is_one_override(launcher, plugin):
+    if importlib.util.find_spec(plugin) is None:
+        pytest.skip(f"{plugin} not installed (pip install -e '.[ray]' or '.[submitit]')")
+    from hydra import compose, initialize_config_module
+
+    from sim.config import register_schema
+
+    register_schema()
+    with initialize_config_module("retail_sim_configs", version_base=None):
+        cfg = compose(
+            "config",
+            overrides=["experiment=compare", f"hydra/launcher={launcher}"],
+            return_hydra_config=True,
+        )
+    assert launcher.split("_")[0] in cfg.hydra.launcher._target_
+    assert cfg.hydra.sweeper.params.strategy.startswith("rfm_tiering")
+
+
+def test_a_missing_optional_plugin_says_how_to_install_it():
+    if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None:
+        pytest.skip("the Ray launcher is installed here")
+    from experiments.run import preflight
+    from sim.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[ray\]'"):
+        preflight(["experiment=compare", "hydra/launcher=ray"])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+    reason="hydra-submitit-launcher not installed (pip install -e '.[submitit]')",
+)
+def test_the_submitit_launcher_runs_the_same_comparison(two_jobs, tmp_path):
+    """hydra/launcher=submitit_local: the SLURM launcher's local twin, each run a process."""
+    sweep, done = compare(tmp_path, "submitit", "hydra/launcher=submitit_local")
+    assert done.returncode == 0, done.stderr
+    joblib_sweep, _ = two_jobs
+    assert (sweep / "comparison.csv").read_bytes() == (joblib_sweep / "comparison.csv").read_bytes()
+    assert (sweep / "report.html").exists()
