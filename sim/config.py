@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
 
 class ConfigError(ValueError):
@@ -237,11 +237,6 @@ def validate(cfg: DictConfig) -> None:
             "cap has no _target_: pick one from configs/cap (cap=none, cap=weekly) or give "
             "cap._target_=strategies.caps.FrequencyCap"
         )
-
-
-def to_plain(cfg: DictConfig | ListConfig) -> Any:
-    """The resolved config as plain Python containers (for saving beside the results)."""
-    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def register_schema() -> None:
