@@ -48,7 +48,7 @@ class CustomerAgent(mesa.Agent):
         self.referral = float(customers.referral[i])
         self.alive = bool(customers.alive[i])
         self.churn_clock = float(customers.churn_clock[i])
-        self.buy_clock = math.inf
+        self.buy_clock = float(customers.buy_clock[i]) if self.alive else math.inf
         self.fatigue = [0.0] * engine.n_channels  # per channel, decays every night
         self.satisfaction = 0.0
         self.recognised = 0.0
@@ -187,10 +187,7 @@ class AgentCustomers:
 
     def add(self, customers: Customers, day: int) -> None:
         for i in range(len(customers)):
-            agent = CustomerAgent(self.model, self, customers, i)
-            if agent.alive:
-                agent.buy_clock = -math.log(agent.draw("buy", day - 1))
-            self.agents.append(agent)
+            self.agents.append(CustomerAgent(self.model, self, customers, i))
 
     def keys(self) -> np.ndarray:
         return np.array([a.key for a in self.agents], dtype=np.uint64)

@@ -102,8 +102,7 @@ class ArrayCustomers:
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
-        rows = self.t.append(
-            {"offer_batch": -1, "offer_expiry": -1, "offer_pull": 1.0},
+        self.t.append(
             key=customers.key,
             lam=customers.lam,
             mu=customers.mu,
@@ -116,11 +115,9 @@ class ArrayCustomers:
             referral=customers.referral,
             alive=customers.alive,
             churn_clock=np.where(customers.alive, customers.churn_clock, np.inf),
+            buy_clock=np.where(customers.alive, customers.buy_clock, np.inf),
             visit_rate=customers.lam,
-            fatigue_day=np.full((len(customers), self.t.fatigue.shape[1]), day),
         )
-        clock = self.streams.exponential("buy", customers.key, day - 1)
-        self.t.buy_clock[rows] = np.where(customers.alive, clock, np.inf)
 
     def keys(self) -> np.ndarray:
         return self.t.key
@@ -213,18 +210,20 @@ class ArrayCustomers:
         spans = (
             [slice(0, n)]
             if cold.stop <= cold.start
-            else [slice(0, cold.start), slice(cold.stop, n)]
+            else [r for r in (slice(0, cold.start), slice(cold.stop, n)) if r.stop > r.start]
         )
         return [*spans, self._thawed] if len(self._thawed) else spans
 
     def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
         """One day of the churn and visit clocks; returns (churned today, buying today)."""
-        churned, buyers = zip(
-            *(self._clocks(rows, visit_lift) for rows in self._working()), strict=True
-        )
-        churned = np.concatenate(churned)
+        parts = [self._clocks(rows, visit_lift) for rows in self._working()]
+        if len(parts) == 1:  # one span: its rows come out in order
+            churned, buyers = parts[0]
+        else:
+            churned = np.concatenate([p[0] for p in parts])
+            buyers = np.sort(np.concatenate([p[1] for p in parts]))
         self.t.alive[churned] = False
-        return churned, np.sort(np.concatenate(buyers))
+        return churned, buyers
 
     def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
         """Spend the churn and visit clocks of `rows` (a span: views, in place; thawed rows:
@@ -268,14 +267,17 @@ class ArrayCustomers:
         spend = gamma_from_uniform(u[:, SPEND], self.spend_p, t.spend_rate[buyers])
         style = style_choice(u[:, STYLE], t.affinity[buyers], self.mix)
         items = 1 + rules.extra_items(u[:, ITEMS], t.items_mean[buyers])
-        holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
-        short = holds & (spend < t.offer_min_spend[buyers])
-        top_up = short & (u[:, TOP_UP] < b.min_spend_top_up)
-        spend = np.where(top_up, t.offer_min_spend[buyers], spend)
-        redeemed = holds & (spend >= t.offer_min_spend[buyers])
-        discount = np.where(redeemed, spend * t.offer_discount[buyers], 0.0)
-        offer_batch = np.where(redeemed, t.offer_batch[buyers], -1)
-        self._close_offers(buyers[redeemed])
+        discount = np.zeros(len(buyers))
+        offer_batch = np.full(len(buyers), -1, dtype=np.int32)
+        if day <= self._last_expiry:  # someone may hold an open offer
+            holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
+            short = holds & (spend < t.offer_min_spend[buyers])
+            top_up = short & (u[:, TOP_UP] < b.min_spend_top_up)
+            spend = np.where(top_up, t.offer_min_spend[buyers], spend)
+            redeemed = holds & (spend >= t.offer_min_spend[buyers])
+            discount[redeemed] = spend[redeemed] * t.offer_discount[buyers[redeemed]]
+            offer_batch[redeemed] = t.offer_batch[buyers[redeemed]]
+            self._close_offers(buyers[redeemed])
         satisfied = t.satisfaction[buyers] >= 0
         referral = satisfied & (u[:, REFERRAL] < t.referral[buyers])
         complaint = u[:, COMPLAINT] < self.complaint_rate

@@ -28,19 +28,26 @@ class EventLog:
         self.count = 0
 
     def append(self, **columns: Any) -> None:
-        sizes = {np.size(v) for v in columns.values() if np.ndim(v) > 0}
+        """Add events: each column one value per event, or one value for all of them."""
+        arrays = {
+            name: np.asarray(value)
+            for name, value in columns.items()
+            if not isinstance(value, int | float | np.generic)
+        }
+        sizes = {len(v) for v in arrays.values()}
         if len(sizes) > 1:
             raise ValueError(f"event columns differ in length: {sorted(sizes)}")
         size = sizes.pop() if sizes else 1
         if size == 0:
             return
-        chunk = {
-            name: np.array(columns[name], dtype=dtype)
-            if np.ndim(columns[name])
-            else np.full(size, columns[name], dtype=dtype)
-            for name, dtype in self.dtypes.items()
-        }
-        self._chunks.append(chunk)
+        self._chunks.append(
+            {
+                name: arrays[name].astype(dtype)
+                if name in arrays
+                else np.full(size, columns[name], dtype)
+                for name, dtype in self.dtypes.items()
+            }
+        )
         self.count += size
 
     def column(self, name: str) -> np.ndarray:
@@ -133,7 +140,6 @@ class Ledger:
         styles = np.zeros((len(customers), self.record.style_counts.shape[1]), dtype=np.int32)
         styles[np.arange(len(customers)), customers.last_style] = 1
         self.record.append(
-            {"last_message_day": NEVER, "referrer": -1},
             first_purchase_day=customers.first_purchase_day,
             last_purchase_day=customers.last_purchase_day,
             purchases=customers.purchases,

@@ -24,10 +24,8 @@ from sim.fast import ArrayCustomers
 from sim.ledger import Ledger, ObservableView
 from sim.population import (
     Customers,
-    customers_from_uniforms,
     initial_customers,
-    uniform_matrix,
-    uniforms_per_customer,
+    sample_customers,
 )
 from sim.random import Streams
 from sim.staff import CALL, COMPLAINT, StaffDesk, Task
@@ -104,16 +102,17 @@ class StoreModel(mesa.Model):
         hours_each = self.staff_cfg.hours_per_day * staffing / advisors if advisors else 0.0
         self.staff = StaffDesk(advisors, hours_each, self.staff_cfg.max_wait_days)
         self._present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
-        self._width = uniforms_per_customer(len(self.store.styles), len(self.channels))
-        self._newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
-        self._friends = self._friend_pool(customers, days)
+        newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
+        friend_pool = self._friend_pool(customers, days)
+        self._friend_pool_size = len(friend_pool)
+        self._joiners = Customers.concat([newcomers, friend_pool])  # everyone who may join
         self._referrers = np.empty(0, dtype=np.int64)  # rows of yesterday's referring buyers
         self.today: dict[str, float] = {}
         self.tier_counts = np.zeros(128, dtype=np.int64)  # customers per loyalty tier (>0)
         self._join(base, day=0, first_purchase_today=False)
         alive_rows = np.flatnonzero(base.alive)
-        last_alive = alive_rows[-1] + 1 if len(alive_rows) else 0
-        self.customers.set_cold(slice(int(last_alive), len(base)))  # the base's dead tail
+        first_alive = alive_rows[0] if len(alive_rows) else len(base)
+        self.customers.set_cold(slice(0, int(first_alive)))  # the base's dead head
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
         self.datacollector = mesa.DataCollector(model_reporters=_daily_reporters())
@@ -143,7 +142,7 @@ class StoreModel(mesa.Model):
         self.outcome.churned[churned] = True
         self.today["churned"] = len(churned)
         baskets = self.customers.shop(buyers, d)
-        self._record_purchases(baskets, d, update_record=True)
+        self._record_purchases(baskets, d)
         self._after_purchase(baskets, d)
         self.customers.end_day(d)
         self.datacollector.collect(self)
@@ -157,27 +156,14 @@ class StoreModel(mesa.Model):
         first_purchase_today: bool,
         referrer: np.ndarray | None = None,
     ) -> slice:
-        rows = self.outcome.append({}, joined_day=np.full(len(customers), day, dtype=np.int32))
+        rows = self.outcome.append(joined_day=np.full(len(customers), day, dtype=np.int32))
         self.customers.add(customers, day)
         self.ledger.add_customers(customers, referrer)
-        in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share
-        self.outcome.holdout[rows] = in_holdout
+        if self.holdout_share > 0:
+            in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share
+            self.outcome.holdout[rows] = in_holdout
         if first_purchase_today:
-            idx = np.arange(rows.start, rows.stop)
-            items = 1 + rules.extra_items(
-                self.streams.uniform("items", customers.key, day), customers.items_mean
-            )
-            first = Baskets(
-                buyers=idx,
-                list_amount=customers.spend,
-                paid=customers.spend,
-                items=items,
-                style=customers.last_style,
-                offer_batch=np.full(len(idx), -1),
-                complaint=np.zeros(len(idx), dtype=bool),
-                referral=np.zeros(len(idx), dtype=bool),
-            )
-            self._record_purchases(first, day, update_record=False)
+            self._record_first_purchases(rows, customers, day)
         return rows
 
     def _schedule_newcomers(self, customers: int, days: int) -> tuple[Customers, np.ndarray]:
@@ -188,10 +174,10 @@ class StoreModel(mesa.Model):
         """
         rate = customers * self.population_cfg.new_customers_per_year / 365
         per_day = self.streams.generator("arrivals").poisson(rate, size=days)
-        u = uniform_matrix(self.streams.generator("newcomers"), int(per_day.sum()), self._width)
-        newcomers = customers_from_uniforms(
-            u,
-            customers + np.arange(len(u), dtype=np.uint64),
+        count = int(per_day.sum())
+        newcomers = sample_customers(
+            self.streams.generator("newcomers"),
+            customers + np.arange(count, dtype=np.uint64),
             np.repeat(np.arange(days), per_day),
             self.population_cfg,
             self.store.style_mix,
@@ -203,11 +189,10 @@ class StoreModel(mesa.Model):
     def _friend_pool(self, customers: int, days: int) -> Customers:
         """Profiles for referred friends, drawn once: a friend is addressed into this pool by
         her referrer and the day, so a referrer's friend is the same in every run of a seed,
-        without paying for numerical inversion of her traits on every referral."""
+        without drawing her traits one referral at a time."""
         size = max(4096, int(0.1 * customers * days / 365))
-        u = uniform_matrix(self.streams.generator("friends"), size, self._width)
-        return customers_from_uniforms(
-            u,
+        return sample_customers(
+            self.streams.generator("friends"),
             np.zeros(size, dtype=np.uint64),
             0,
             self.population_cfg,
@@ -217,25 +202,30 @@ class StoreModel(mesa.Model):
         )
 
     def _arrivals(self, d: int) -> int:
-        """Scheduled newcomers (same in every run of a seed) and friends referred yesterday."""
+        """Scheduled newcomers (same in every run of a seed) and friends referred yesterday.
+
+        Both come from `_joiners`: newcomers in day order, then the friend pool."""
         start, stop = self._newcomer_rows[d], self._newcomer_rows[d + 1]
-        parts = [self._newcomers.rows(slice(start, stop))] if stop > start else []
-        referrer = [np.full(stop - start, -1)]
-        if len(self._referrers):
-            pool = len(self._friends)
+        friends = len(self._referrers)
+        if not friends:
+            if stop == start:
+                return 0
+            joining = self._joiners.rows(slice(start, stop))
+            referrer = np.full(stop - start, -1)
+        else:
             referrer_keys = self.customers.keys()[self._referrers]
-            pick = self.streams.uniform("friend", referrer_keys, d - 1) * pool
-            friends = self._friends.rows(np.minimum(pick.astype(np.int64), pool - 1))
-            friends.key = self.streams.derived_keys(referrer_keys, d - 1)
-            friends.first_purchase_day[:] = d
-            friends.last_purchase_day[:] = d
-            parts.append(friends)
-            referrer.append(self._referrers)  # her referral code names who brought her
+            pick = self.streams.uniform("friend", referrer_keys, d - 1) * self._friend_pool_size
+            first_friend = len(self._joiners) - self._friend_pool_size
+            pick = first_friend + np.minimum(pick.astype(np.int64), self._friend_pool_size - 1)
+            joining = self._joiners.rows(np.concatenate([np.arange(start, stop), pick]))
+            met = slice(stop - start, None)
+            joining.key[met] = self.streams.derived_keys(referrer_keys, d - 1)
+            joining.first_purchase_day[met] = d
+            joining.last_purchase_day[met] = d
+            # her referral code names who brought her
+            referrer = np.concatenate([np.full(stop - start, -1), self._referrers])
             self._referrers = np.empty(0, dtype=np.int64)
-        if not parts:
-            return 0
-        joining = parts[0] if len(parts) == 1 else Customers.concat(parts)
-        self._join(joining, d, first_purchase_today=True, referrer=np.concatenate(referrer))
+        self._join(joining, d, first_purchase_today=True, referrer=referrer)
         return len(joining)
 
     # ---------------------------------------------------------------- strategy actions
@@ -391,18 +381,16 @@ class StoreModel(mesa.Model):
             self.customers.change_satisfaction(idx[answered], self.b.call_recognition)
 
     # ---------------------------------------------------------------- purchases
-    def _record_purchases(self, b: Baskets, d: int, update_record: bool) -> None:
-        i, out = b.buyers, self.outcome
+    def _record_purchases(self, b: Baskets, d: int) -> None:
+        i, out, record = b.buyers, self.outcome, self.ledger.record
         if len(i) == 0:
             return
-        if update_record:
-            record = self.ledger.record
-            silent = d - record.last_purchase_day[i]
-            out.reactivated[i[silent >= SLEEPING_DAYS]] = True
-            record.last_purchase_day[i] = d
-            record.purchases[i] += 1
-            record.spend[i] += b.paid
-            record.style_counts[i, b.style] += 1  # buyers are distinct
+        silent = d - record.last_purchase_day[i]
+        out.reactivated[i[silent >= SLEEPING_DAYS]] = True
+        record.last_purchase_day[i] = d
+        record.purchases[i] += 1
+        record.spend[i] += b.paid
+        record.style_counts[i, b.style] += 1  # buyers are distinct
         discount = b.list_amount - b.paid
         out.revenue[i] += b.paid
         out.list_spend[i] += b.list_amount
@@ -424,6 +412,29 @@ class StoreModel(mesa.Model):
         )
         self.today["transactions"] += len(i)
         self.today["revenue"] += float(b.paid.sum())
+
+    def _record_first_purchases(self, rows: slice, customers: Customers, d: int) -> None:
+        """Newcomers join with a purchase at list price: the tallies of `_record_purchases`,
+        written straight into their fresh rows (they join every day: this keeps it cheap)."""
+        out, spend = self.outcome, customers.spend
+        out.revenue[rows] = spend
+        out.list_spend[rows] = spend
+        out.transactions[rows] = 1
+        out.items[rows] = customers.first_items
+        if d >= self.days - 365:
+            out.spend_last_year[rows] = spend
+        out.npv[rows] = spend * self.store.gross_margin * self._present_value[d]
+        self.ledger.transactions.append(
+            customer=np.arange(rows.start, rows.stop),
+            day=d,
+            list_amount=spend,
+            paid=spend,
+            items=customers.first_items,
+            style=customers.last_style,
+            offer_batch=-1,
+        )
+        self.today["transactions"] += len(spend)
+        self.today["revenue"] += float(spend.sum())
 
     def _after_purchase(self, b: Baskets, d: int) -> None:
         """Complaints queue for staff; satisfied customers bring friends tomorrow."""
@@ -485,7 +496,9 @@ def _daily_reporters() -> dict[str, Any]:
         "new_customers": lambda m: int(m.today["new_customers"]),
         "complaints": lambda m: int(m.today["complaints"]),
         "staff_backlog": lambda m: m.staff.backlog,
-        "mean_fatigue": lambda m: float(m.customers.fatigue_total().mean()),
+        "mean_fatigue": lambda m: (
+            float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
+        ),
         **{
             f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
             for level in TIER_LEVELS_REPORTED

@@ -1,10 +1,11 @@
 """Customers: hidden traits, what the store has on record, and the sampler that creates them.
 
 Following RecSim's split, a customer is a state (here `Customers`, arrays with one row per
-customer), a sampler that creates it (`sample_base`, `sample_newcomers`) and a response model
-that moves it (`sim.behaviour`). Traits are drawn from uniforms through quantile functions so
-that the same code serves the day-0 base and scheduled newcomers (sequential draws) and
-referred friends (counter-based draws addressed by the referrer, see `sim.random`).
+customer), a sampler that creates it (`sample_customers`, `sample_base`) and a response model
+that moves it (`sim.behaviour`). Traits are bulk draws made once, at set-up: the day-0 base,
+the scheduled newcomers and the pool referred friends come from (see `sim.model`). Draws made
+during the run (a purchase's spend) go through quantile functions of counter-based uniforms
+(`sim.random`), so that a customer's luck does not depend on who else bought that day.
 
 With every behavioural covariate switched off, purchases and churn are exactly a Pareto/NBD
 process: purchase rate lam ~ Gamma(r, alpha), dropout hazard mu ~ Gamma(s, beta), spend per
@@ -14,41 +15,28 @@ visit ~ Gamma(p, nu) with nu ~ Gamma(q, gamma) (Gamma-Gamma).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import lru_cache
 
 import numpy as np
-from scipy import stats
-from scipy.stats.sampling import FastGeneratorInversion
+from scipy.special import gammaincinv
 
+from sim import behaviour as rules
 from sim.config import PopulationConfig
 from sim.random import Streams
 
 
-@lru_cache(maxsize=32)
-def _gamma_quantile(shape: float) -> FastGeneratorInversion:
-    return FastGeneratorInversion(stats.gamma(shape))
-
-
 def gamma_from_uniform(u: np.ndarray, shape: float, rate: float | np.ndarray) -> np.ndarray:
-    """Gamma(shape, rate) by inversion, so that a draw is a fixed function of its uniform."""
-    if shape == 1.0:  # the exponential: exact and far cheaper than numerical inversion
-        return -np.log1p(-u) / rate
-    return _gamma_quantile(float(shape)).ppf(u) / rate
+    """Gamma(shape, rate) by exact inversion, so that a draw is a fixed function of its
+    uniform: a purchase's spend must not depend on who else bought that day. Numerical
+    inversion with a set-up table (scipy's FastGeneratorInversion) is cheaper per draw but
+    costs more than a whole day's purchases in set-up and cache misses at a store's size."""
+    return gammaincinv(shape, u) / rate
 
 
 def style_choice(u: np.ndarray, affinity: np.ndarray, mix: np.ndarray) -> np.ndarray:
-    """The style she buys: the store's mix weighted by her affinity (inversion of one uniform).
-
-    A loop over the few styles, each step over all customers at once.
-    """
-    weight = affinity * mix
-    threshold = u * weight.sum(axis=1)
-    cumulative = np.zeros(len(u))
-    choice = np.zeros(len(u), dtype=np.int8)
-    for k in range(len(mix) - 1):
-        cumulative += weight[:, k]
-        choice += cumulative < threshold
-    return choice
+    """The style she buys: the store's mix weighted by her affinity (inversion of one uniform)."""
+    cumulative = np.cumsum(affinity * mix, axis=-1)
+    threshold = u * cumulative[..., -1]
+    return (cumulative[..., :-1] < threshold[..., None]).sum(axis=-1, dtype=np.int8)
 
 
 @dataclass
@@ -71,6 +59,7 @@ class Customers:
     birthday: np.ndarray  # day of year 0..364
     alive: np.ndarray  # bool: still a customer (the store cannot see this)
     churn_clock: np.ndarray  # Exp(1) hazard budget left before she silently churns
+    buy_clock: np.ndarray  # Exp(1) budget of purchase intensity before her next visit
     # recorded profile and history
     reachable: np.ndarray  # (n, channels) bool: contact on file
     birthday_recorded: np.ndarray  # day of year, or -1 where staff never recorded it
@@ -79,6 +68,7 @@ class Customers:
     purchases: np.ndarray  # purchase days so far
     spend: np.ndarray  # total spend so far
     last_style: np.ndarray  # style of the latest purchase
+    first_items: np.ndarray  # items on her first ticket (a newcomer's purchase on joining)
     referred: np.ndarray  # bool: came through a friend
 
     def __len__(self) -> int:
@@ -86,41 +76,20 @@ class Customers:
 
     def rows(self, selection: slice | np.ndarray) -> Customers:
         """The customers in `selection`, as their own `Customers`."""
-        return Customers(**{f.name: getattr(self, f.name)[selection] for f in fields(self)})
+        columns = self.__dict__
+        return Customers(**{name: columns[name][selection] for name in _FIELDS})
 
     @classmethod
     def concat(cls, parts: list[Customers]) -> Customers:
         """One `Customers` holding the parts one after another."""
-        return cls(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
-        )
+        return cls(**{name: np.concatenate([p.__dict__[name] for p in parts]) for name in _FIELDS})
 
 
-class _Columns:
-    """Hands out consecutive columns of a uniform matrix, so each trait owns its draws."""
-
-    def __init__(self, u: np.ndarray) -> None:
-        self.u, self.next = u, 0
-
-    def take(self, k: int | None = None) -> np.ndarray:
-        width = 1 if k is None else k
-        block = self.u[:, self.next : self.next + width]
-        self.next += width
-        return block[:, 0] if k is None else block
+_FIELDS = tuple(f.name for f in fields(Customers))  # customers join daily: look them up once
 
 
-def uniforms_per_customer(n_styles: int, n_channels: int) -> int:
-    """Width of the uniform matrix `customers_from_uniforms` consumes."""
-    return n_styles + n_channels + 11
-
-
-def uniform_matrix(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
-    """(n, width) uniforms laid out column by column, since traits are read a column at a time."""
-    return rng.random((width, n)).T
-
-
-def customers_from_uniforms(
-    u: np.ndarray,
+def sample_customers(
+    rng: np.random.Generator,
     keys: np.ndarray,
     day: int | np.ndarray,
     population: PopulationConfig,
@@ -128,32 +97,34 @@ def customers_from_uniforms(
     channel_reach: np.ndarray,
     referred: bool,
 ) -> Customers:
-    """Turn a matrix of uniforms (one row per customer) into customers who first buy on `day`.
+    """Draw customers who first buy on `day` (one day for all, or one per customer).
 
-    `day` is one day for all, or one per customer.
+    Bulk draws from `rng`, one trait after another, so a set of customers is a fixed function
+    of the generator's seed: numpy's own gamma sampler, with no per-shape set-up to pay.
     """
     n, n_styles, n_channels = len(keys), len(style_mix), len(channel_reach)
     b = population.behaviour
-    c = _Columns(u)
     mix = style_mix / style_mix.sum()
-    affinity = gamma_from_uniform(c.take(n_styles), population.style_concentration, 1.0)
+    affinity = rng.standard_gamma(population.style_concentration, size=(n, n_styles))
     affinity /= affinity.sum(axis=1, keepdims=True)
     fit = n_styles * (affinity @ mix)  # mean 1 under symmetric affinities
-    lam = gamma_from_uniform(c.take(), population.purchase_r, population.purchase_alpha_days)
+    lam = rng.standard_gamma(population.purchase_r, size=n) / population.purchase_alpha_days
     lam *= fit**b.style_rate_exponent * (1.0 + population.referred_rate_boost * referred)
-    mu = gamma_from_uniform(c.take(), population.dropout_s, population.dropout_beta_days)
+    mu = rng.standard_gamma(population.dropout_s, size=n) / population.dropout_beta_days
     mu *= fit ** (-b.style_hazard_exponent)
-    spend_rate = gamma_from_uniform(c.take(), population.spend_q, population.spend_gamma)
+    spend_rate = rng.standard_gamma(population.spend_q, size=n) / population.spend_gamma
     shape = population.price_sensitivity_shape
-    price = gamma_from_uniform(c.take(), shape, shape)
-    referral = np.minimum(-np.log(c.take()) * population.referral_propensity, 1.0)
-    items_mean = 1.0 + (population.items_mean - 1.0) * gamma_from_uniform(c.take(), 1.0, 1.0)
-    birthday = np.floor(c.take() * 365).astype(np.int16)
-    recorded = c.take() < population.birthday_recorded
-    churn_clock = -np.log(c.take())
-    reachable = c.take(n_channels) < channel_reach
-    first_style = style_choice(c.take(), affinity, mix)
-    first_spend = gamma_from_uniform(c.take(), population.spend_p, spend_rate)
+    price = rng.standard_gamma(shape, size=n) / shape
+    referral = np.minimum(rng.standard_exponential(n) * population.referral_propensity, 1.0)
+    items_mean = 1.0 + (population.items_mean - 1.0) * rng.standard_exponential(n)
+    birthday = rng.integers(0, 365, size=n).astype(np.int16)
+    recorded = rng.random(n) < population.birthday_recorded
+    churn_clock = rng.standard_exponential(n)
+    buy_clock = rng.standard_exponential(n)
+    reachable = rng.random((n, n_channels)) < channel_reach
+    first_style = style_choice(rng.random(n), affinity, mix)
+    first_spend = rng.standard_gamma(population.spend_p, size=n) / spend_rate
+    first_items = 1 + rules.extra_items(rng.random(n), items_mean)
     return Customers(
         key=np.asarray(keys, dtype=np.uint64),
         lam=lam,
@@ -167,6 +138,7 @@ def customers_from_uniforms(
         birthday=birthday,
         alive=np.ones(n, dtype=bool),
         churn_clock=churn_clock,
+        buy_clock=buy_clock,
         reachable=reachable,
         birthday_recorded=np.where(recorded, birthday, -1).astype(np.int16),
         first_purchase_day=np.broadcast_to(day, n).astype(np.int32),
@@ -174,6 +146,7 @@ def customers_from_uniforms(
         purchases=np.ones(n, dtype=np.int32),
         spend=first_spend,
         last_style=first_style,
+        first_items=first_items,
         referred=np.full(n, referred),
     )
 
@@ -191,10 +164,7 @@ def sample_base(
     simulating it day by day): lifetime from the churn clock, repeat purchases Poisson over the
     part of it before day 0, the last one at the maximum of uniform purchase times.
     """
-    width = uniforms_per_customer(len(style_mix), len(channel_reach))
-    customers = customers_from_uniforms(
-        uniform_matrix(rng, n, width), np.arange(n), 0, population, style_mix, channel_reach, False
-    )
+    customers = sample_customers(rng, np.arange(n), 0, population, style_mix, channel_reach, False)
     age = rng.random(n) * population.history_days  # days since her first purchase
     lifetime = customers.churn_clock / customers.mu
     alive = lifetime > age
@@ -213,8 +183,8 @@ def sample_base(
     customers.last_purchase_day = np.minimum(np.floor(last), -1).astype(np.int32)
     customers.purchases = (repeats + 1).astype(np.int32)
     customers.spend = customers.spend + repeat_spend
-    # Those still alive first: the dead tail is one block the daily clocks can skip.
-    return customers.rows(np.argsort(~alive, kind="stable"))
+    # Those who already left first: one block the daily clocks can skip, next to no one.
+    return customers.rows(np.argsort(alive, kind="stable"))
 
 
 def initial_customers(

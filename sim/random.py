@@ -18,7 +18,6 @@ import numpy as np
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_DAY_MULT = np.uint64(0xD1B54A32D192ED03)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _TO_UNIT = 1.0 / float(1 << 53)
 _TO_UNIT32 = 1.0 / float(1 << 32)
@@ -40,6 +39,18 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
+_WORD = (1 << 64) - 1
+
+
+def _splitmix64_word(x: int) -> int:
+    """`_splitmix64` of one word in Python integers: a draw's address is one word, and numpy's
+    per-call overhead would cost more than the arithmetic."""
+    x = (x + 0x9E3779B97F4A7C15) & _WORD
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _WORD
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _WORD
+    return x ^ (x >> 31)
+
+
 class Streams:
     """Named, independent random streams derived from one root seed.
 
@@ -51,14 +62,26 @@ class Streams:
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
         self._root = np.random.SeedSequence(self.seed)
-        self._purpose_keys: dict[str, np.uint64] = {}
+        self._purpose_keys: dict[str, int] = {}
 
-    def _purpose_key(self, purpose: str) -> np.uint64:
+    def _purpose_key(self, purpose: str) -> int:
         key = self._purpose_keys.get(purpose)
         if key is None:
             word = (self.seed & 0xFFFFFFFF) << 32 | zlib.crc32(purpose.encode())
-            key = self._purpose_keys[purpose] = _splitmix64(np.array([word], dtype=np.uint64))[0]
+            key = self._purpose_keys[purpose] = _splitmix64_word(word)
         return key
+
+    def _address(self, purpose: str, day: int, slot: int | np.ndarray) -> np.uint64 | np.ndarray:
+        """The mixed address of a draw: one word when `slot` is one number, else one per slot."""
+        if np.ndim(slot) == 0:
+            word = (int(day) + (int(slot) << 32)) & _WORD
+            return np.uint64(_splitmix64_word(word ^ self._purpose_key(purpose)))
+        purpose_key = self._purpose_key(purpose)
+        if np.size(slot) <= 16:  # a few slots (a purchase's draws): cheaper in Python integers
+            words = [(int(day) + (int(s) << 32)) & _WORD ^ purpose_key for s in np.ravel(slot)]
+            return np.array([_splitmix64_word(w) for w in words], dtype=np.uint64)
+        address = (day + (np.asarray(slot, dtype=np.int64) << 32)).astype(np.uint64)
+        return _splitmix64(address ^ np.uint64(purpose_key))
 
     def generator(self, purpose: str) -> np.random.Generator:
         """A sequential generator for bulk draws made once (e.g. sampling the population)."""
@@ -70,8 +93,7 @@ class Streams:
     def _bits(self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray) -> np.ndarray:
         """64 mixed bits per key; `slot` is one for all keys or one per key."""
         keys = np.asarray(keys, dtype=np.uint64)
-        address = np.asarray(day + (np.asarray(slot, dtype=np.int64) << 32)).astype(np.uint64)
-        base = _splitmix64(np.atleast_1d(address ^ self._purpose_key(purpose)))
+        base = self._address(purpose, day, slot)
         # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
         return _splitmix64(keys * _GOLDEN ^ base)
 
@@ -92,8 +114,7 @@ class Streams:
     ) -> np.ndarray:
         """Uniforms for each key (rows) and each slot (columns), addressed like `uniform`."""
         keys = np.asarray(keys, dtype=np.uint64)
-        address = (day + (np.asarray(slots, dtype=np.int64) << 32)).astype(np.uint64)
-        base = _splitmix64(address ^ self._purpose_key(purpose))
+        base = self._address(purpose, day, np.asarray(slots))
         # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
         bits = _splitmix64((keys * _GOLDEN)[:, None] ^ base)
         # 53 high bits -> [0, 1); shifted by half a step so that 0 and 1 never occur.
@@ -120,6 +141,6 @@ class Streams:
 
         The top bit sets them apart from the sequential keys of the base and newcomers.
         """
-        address = _splitmix64(np.array([day], dtype=np.int64).astype(np.uint64) ^ _DAY_MULT)
+        address = np.uint64(_splitmix64_word((int(day) & _WORD) ^ 0xD1B54A32D192ED03))
         mixed = _splitmix64(np.asarray(parents, dtype=np.uint64) ^ address)
         return mixed | np.uint64(1 << 63)

@@ -85,7 +85,8 @@ def simulate(
     `progress(day, days)` is called after each simulated day. `strategy`, an object with
     `decide(view)`, replaces the configured one (for strategies built in Python).
     """
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)  # also a config saved as YAML
+    if OmegaConf.get_type(cfg) is not Config:  # a config saved as YAML: give it the schema
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
     validate(cfg)
     if strategy is not None:
         check_strategy(strategy, cfg)

@@ -15,6 +15,7 @@ from itertools import count
 import simpy
 
 COMPLAINT, CALL = 0, 1
+_AFTER = 1e-9  # runs stop just past a day's end: SimPy leaves events at `until` unprocessed
 
 
 @dataclass
@@ -53,6 +54,9 @@ class StaffDesk:
 
     def submit(self, task: Task) -> None:
         """Queue a task; it waits behind earlier tasks of the same or higher priority."""
+        start = task.created_day * self.hours_per_day
+        if self.env.now < start:  # the desk stood idle: its clock catches up first
+            self.env.run(until=start)
         task.order = next(self._order)
         self.waiting[task.order] = task
         self.queue.put(simpy.PriorityItem((task.kind, task.order), task))
@@ -72,12 +76,12 @@ class StaffDesk:
 
     def work_day(self, day: int) -> tuple[list[Task], list[Task]]:
         """Run the advisors through day `day`; return (finished tasks, tasks given up today)."""
-        if self.hours_per_day > 0:
-            # just past the end of the day: SimPy leaves events at `until` itself unprocessed
-            self.env.run(until=(day + 1) * self.hours_per_day + 1e-9)
+        if self.hours_per_day > 0 and self.waiting:  # an idle desk has nothing to run
+            self.env.run(until=(day + 1) * self.hours_per_day + _AFTER)
         finished, self._finished = self._finished, []
         given_up = []
-        for task in list(self.waiting.values()):  # oldest first: tasks arrive in day order
+        while self.waiting:  # oldest first: tasks arrive in day order
+            task = next(iter(self.waiting.values()))
             if day - task.created_day < self.max_wait_days:
                 break
             task.abandoned = True

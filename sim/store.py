@@ -28,6 +28,7 @@ class Store:
         self.vip_spend_threshold: float = cfg.vip_spend_threshold
         self.daily_discount = (1.0 + cfg.annual_discount_rate) ** (1.0 / 365.0)
         self.events = list(cfg.calendar)
+        self._dates = [self.start_date + dt.timedelta(days=day) for day in range(days + 1)]
         today = [self._event_on(self.date(day)) for day in range(days)]
         self.event_today: list[str | None] = [name for name, _ in today]
         first = dt.date(self.start_date.year, 1, 1)
@@ -35,6 +36,8 @@ class Store:
         self.visit_lift = np.array([lift for _, lift in today]) / mean_lift
 
     def date(self, day: int) -> dt.date:
+        if 0 <= day < len(self._dates):
+            return self._dates[day]
         return self.start_date + dt.timedelta(days=day)
 
     def _event_on(self, date: dt.date) -> tuple[str | None, float]:

@@ -11,43 +11,54 @@ class Table:
     """Named numpy columns sharing their first dimension, with amortised doubling on append.
 
     Reading `table.name` gives a view of the live rows; writing through it writes the table.
-    Views are invalidated by `append`, so read columns again after customers join.
+    Views are invalidated by `append`, so read columns again after customers join. Rows past
+    the live ones always hold each column's fill value, so an append writes only the columns
+    it is given (customers join every day: this keeps joining cheap).
     """
 
     def __init__(self, capacity: int) -> None:
         self._columns: dict[str, np.ndarray] = {}
+        self._fill: dict[str, Any] = {}
         self.n = 0
         self.capacity = max(int(capacity), 1)
 
     def add(self, name: str, dtype: Any, width: int | None = None, fill: Any = 0) -> None:
-        """A column; with `width`, one sub-column per channel or style, each contiguous
-        (column-major), since the hot path reads one channel for many customers."""
+        """A column whose new rows start at `fill`; with `width`, one sub-column per channel
+        or style, each contiguous (column-major), since the hot path reads one channel for
+        many customers."""
         shape = (self.capacity,) if width is None else (self.capacity, width)
         self._columns[name] = np.full(shape, fill, dtype=dtype, order="F")
+        self._fill[name] = fill
+        self._refresh_views()
 
-    def append(self, fill: dict[str, Any], **values: np.ndarray) -> slice:
-        """Add rows; `values` gives some columns, the rest take their `fill` default."""
+    def append(self, **values: np.ndarray) -> slice:
+        """Add rows; `values` gives some columns, the rest keep their fill value."""
         count = len(next(iter(values.values())))
         if self.n + count > self.capacity:
             self._grow(max(2 * self.capacity, self.n + count))
         rows = slice(self.n, self.n + count)
-        for name, column in self._columns.items():
-            column[rows] = values[name] if name in values else fill.get(name, 0)
+        columns = self._columns
+        for name, value in values.items():
+            columns[name][rows] = value
         self.n += count
+        self._refresh_views()
         return rows
+
+    def _refresh_views(self) -> None:
+        """`table.name` is a plain attribute holding the view of the live rows: the hot path
+        reads columns hundreds of times a day, rows are added once a day."""
+        n = self.n
+        for name, column in self._columns.items():
+            self.__dict__[name] = column[:n]
 
     def _grow(self, capacity: int) -> None:
         for name, column in self._columns.items():
-            grown = np.zeros((capacity, *column.shape[1:]), dtype=column.dtype, order="F")
+            grown = np.full(
+                (capacity, *column.shape[1:]), self._fill[name], dtype=column.dtype, order="F"
+            )
             grown[: self.n] = column[: self.n]
             self._columns[name] = grown
         self.capacity = capacity
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        try:
-            return self.__dict__["_columns"][name][: self.__dict__["n"]]
-        except KeyError:
-            raise AttributeError(name) from None
 
     def names(self) -> list[str]:
         return list(self._columns)

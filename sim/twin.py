@@ -16,7 +16,7 @@ customer ids never enter it. `load_twin` turns it into the day-0 `Customers` of 
 * style affinity and attach rate are posterior draws too when the export had style and item
   columns (see `_sample_affinity`, `_sample_items_mean`); every other trait (price
   sensitivity, reachability, birthday, referral propensity) is drawn as for a synthetic
-  customer (`customers_from_uniforms`).
+  customer (`sample_customers`).
 
 With every behavioural covariate switched off, a twin run with no strategy is the fitted
 Pareto/NBD model continuing each customer's history: its expected holdout transactions are
@@ -34,7 +34,7 @@ import numpy as np
 
 from sim.btyd import sample_gamma_gamma_posterior, sample_pareto_nbd_posterior
 from sim.config import PopulationConfig
-from sim.population import Customers, customers_from_uniforms, uniforms_per_customer
+from sim.population import Customers, sample_customers
 
 __all__ = ["TwinFileError", "TwinHistory", "load_twin", "read_twin", "save_twin"]
 
@@ -177,10 +177,7 @@ def load_twin(
             f"{n_styles}: run with the calibrated store (store=calibrated) or a store with the "
             "same styles"
         )
-    width = uniforms_per_customer(n_styles, len(channel_reach))
-    c = customers_from_uniforms(
-        rng.random((n, width)), np.arange(n), 0, population, style_mix, channel_reach, False
-    )
+    c = sample_customers(rng, np.arange(n), 0, population, style_mix, channel_reach, False)
     x, t_x, T = h.btyd_days()
     days = {
         "r": population.purchase_r,
