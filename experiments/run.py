@@ -92,6 +92,10 @@ def _app(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if cfg.get("validate") is not None:  # experiment=validate: the validity suite
+        from experiments.validate import run_suite
+
+        return run_suite(cfg, out_dir)
     # In a sweep a mistake fails this job only: Hydra records it and the other jobs go on
     # (an exit here would stop the whole joblib pool).
     with nullcontext() if sweep else exit_on_user_error("retail-sim"):
@@ -137,6 +141,10 @@ def preflight(argv: list[str]) -> None:
         cfg = compose([*search, *variant])
         validate(cfg)
         build_strategy(cfg.strategy, cfg)
+        if cfg.get("validate") is not None:
+            from experiments.validate import check
+
+            check(cfg)
 
 
 def main() -> None:

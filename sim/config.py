@@ -159,6 +159,7 @@ class Config:
     strategy: Any = MISSING
     cap: Any = None  # a frequency cap around the strategy (configs/cap/), None or {} for none
     output: OutputConfig = field(default_factory=OutputConfig)
+    validate: Any = None  # experiment=validate (schema: experiments.validate.ValidateConfig)
 
 
 CHOICES = {
