@@ -417,6 +417,7 @@ def _population_values(cal: Calibration, cal_end: pd.Timestamp) -> dict[str, tup
             "cannot identify one",
         ),
         "style_hazard_exponent": (0, "0: as above; the fitted Pareto/NBD has no style covariate"),
+        "comeback_rate_per_year": (0, "0: the fitted Pareto/NBD's churn is permanent"),
     }
     if cal.items_mean is not None:
         values["items_mean"] = (cal.items_mean, "mean items per ticket in this store's export")

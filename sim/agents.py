@@ -34,7 +34,9 @@ from sim.random import Streams
 class CustomerAgent(mesa.Agent):
     """One customer: her hidden traits, her mood and fatigue, her clocks and her open offer."""
 
-    def __init__(self, model: mesa.Model, engine: AgentCustomers, customers: Customers, i: int):
+    def __init__(
+        self, model: mesa.Model, engine: AgentCustomers, customers: Customers, i: int, day: int
+    ):
         super().__init__(model)
         self.engine = engine
         self.row = len(engine.agents)
@@ -49,6 +51,11 @@ class CustomerAgent(mesa.Agent):
         self.alive = bool(customers.alive[i])
         self.churn_clock = float(customers.churn_clock[i])
         self.buy_clock = float(customers.buy_clock[i]) if self.alive else math.inf
+        self.comeback_day = (
+            rules.NEVER_BACK
+            if self.alive
+            else int(rules.comeback_day(day, customers.comeback_clock[i], engine.comeback_rate))
+        )
         self.fatigue = [0.0] * engine.n_channels  # per channel, decays every night
         self.satisfaction = 0.0
         self.recognised = 0.0
@@ -94,6 +101,7 @@ class CustomerAgent(mesa.Agent):
         if self.draw("revive", d.day, slot) >= p_back:
             return False
         self.alive = True
+        self.comeback_day = rules.NEVER_BACK
         self.churn_clock = -math.log(self.draw("churn", d.day))
         self.buy_clock = -math.log(self.draw("buy", d.day))
         self._take_offer(d)
@@ -115,15 +123,25 @@ class CustomerAgent(mesa.Agent):
     def step(self) -> None:
         """Her day: she may silently leave; if not, she may come in and buy."""
         self.churned_today = self.buying_today = False
-        if not self.alive:
-            return
         day = self.model.day
+        if not self.alive:
+            if day != self.comeback_day:
+                return
+            # she comes back on her own: into the store today, with a fresh lifetime
+            self.alive = True
+            self.comeback_day = rules.NEVER_BACK
+            self.churn_clock = -math.log(self.draw("churn", day))
+            self.buy_clock = 0.0
         b = self.engine.b
         hazard = rules.hazard_multiplier(sum(self.fatigue), self.satisfaction, self.recognised, b)
         self.churn_clock -= self.mu * float(hazard)
         if self.churn_clock <= 0:
             self.alive = False
             self.churned_today = True
+            back = rules.comeback_day(
+                day + 1, -math.log(self.draw("comeback", day)), self.engine.comeback_rate
+            )
+            self.comeback_day = int(back)
             return
         lift = float(self.model.store.visit_lift[day])
         self.buy_clock -= self.lam * self._offer_pull() * lift + self.boost
@@ -178,6 +196,7 @@ class AgentCustomers:
         self.spend_p = population.spend_p
         self.mix = style_mix
         self.n_channels = n_channels
+        self.comeback_rate = population.comeback_rate_per_year / 365
         self.complaint_rate = complaint_rate
         self.streams = streams
         self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
@@ -187,7 +206,7 @@ class AgentCustomers:
 
     def add(self, customers: Customers, day: int) -> None:
         for i in range(len(customers)):
-            self.agents.append(CustomerAgent(self.model, self, customers, i))
+            self.agents.append(CustomerAgent(self.model, self, customers, i, day))
 
     def keys(self) -> np.ndarray:
         return np.array([a.key for a in self.agents], dtype=np.uint64)

@@ -75,6 +75,19 @@ def revival_probability(discount: float, price_sensitivity: np.ndarray, b) -> np
     return np.minimum(b.revival_prob * discount * price_sensitivity, 1.0)
 
 
+NEVER_BACK = 2**31 - 1  # the comeback "day" of a customer who will not come back
+
+
+def comeback_day(left_day: int | np.ndarray, exp_draw: np.ndarray, rate_per_day: float):
+    """The day a customer who left on `left_day` comes back on her own, from an Exp(1) draw:
+    sleepers return at a constant rate (CDNOW: silent customers buy again more often than a
+    buy-till-you-die model allows). A rate of 0 keeps every churn permanent (Pareto/NBD)."""
+    if rate_per_day <= 0:
+        return np.full(np.shape(exp_draw), NEVER_BACK, dtype=np.int64)
+    days = np.minimum(np.floor(np.asarray(exp_draw) / rate_per_day), NEVER_BACK // 2)
+    return (left_day + days).astype(np.int64)
+
+
 def hazard_multiplier(fatigue_total, satisfaction, recognised, b):
     """Churn hazard relative to her base: fatigue and dissatisfaction raise it, recognition
     lowers it."""

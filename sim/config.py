@@ -79,6 +79,7 @@ class PopulationConfig:
     referred_rate_boost: float = _in(0, 10)
     history_days: int = _in(0, 36500)
     new_customers_per_year: float = _in(0, 100)
+    comeback_rate_per_year: float = _in(0, 100)
     birthday_recorded: float = _in(*PROB)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
 

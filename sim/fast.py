@@ -45,6 +45,7 @@ class ArrayCustomers:
         complaint_rate: share of purchases that lead to a complaint.
         streams: the run's random streams.
         capacity: rows to allocate up front (grows by doubling).
+        horizon: days the run lasts (comebacks after it are never scheduled).
     """
 
     def __init__(
@@ -55,12 +56,16 @@ class ArrayCustomers:
         complaint_rate: float,
         streams: Streams,
         capacity: int,
+        horizon: int,
     ) -> None:
         self.b = population.behaviour
         self.spend_p = population.spend_p
         self.mix = style_mix
         self.complaint_rate = complaint_rate
         self.streams = streams
+        self.comeback_rate = population.comeback_rate_per_year / 365
+        self._comebacks: dict[int, list[np.ndarray]] = {}  # day -> rows due back that day
+        self.horizon = horizon
         self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
         self.satisfaction_keep = rules.daily_decay(self.b.satisfaction_half_life_days)
         self.boost_keep = rules.daily_decay(self.b.response_half_life_days)
@@ -91,6 +96,7 @@ class ArrayCustomers:
         t.add("offer_expiry", np.int32, fill=-1)
         t.add("offer_pull", np.float32, fill=1.0)
         t.add("visit_rate", np.float32)  # lam x offer pull: the base of her visit intensity
+        t.add("comeback_day", np.int32, fill=rules.NEVER_BACK)  # when she comes back, if gone
         self._fatigue_left = self.fatigue_keep ** np.arange(
             FATIGUE_MEMORY_DAYS + 1, dtype=np.float32
         )
@@ -102,7 +108,7 @@ class ArrayCustomers:
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
-        self.t.append(
+        rows = self.t.append(
             key=customers.key,
             lam=customers.lam,
             mu=customers.mu,
@@ -118,6 +124,43 @@ class ArrayCustomers:
             buy_clock=np.where(customers.alive, customers.buy_clock, np.inf),
             visit_rate=customers.lam,
         )
+        gone = np.flatnonzero(~customers.alive)  # left before day 0 (the base only)
+        if len(gone) and self.comeback_rate > 0:
+            back = rules.comeback_day(day, customers.comeback_clock[gone], self.comeback_rate)
+            self._schedule_comebacks(rows.start + gone, back)
+
+    def _schedule_comebacks(self, rows: np.ndarray, days: np.ndarray) -> None:
+        self.t.comeback_day[rows] = days
+        soon = days < self.horizon
+        rows, days = rows[soon], days[soon]
+        if not len(rows):
+            return
+        order = np.argsort(days, kind="stable")
+        rows, days = rows[order], days[order]
+        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        for first, last in zip(starts, [*starts[1:], len(days)], strict=True):
+            self._comebacks.setdefault(int(days[first]), []).append(rows[first:last])
+
+    def _come_back(self, day: int) -> None:
+        """Customers due back today return to the store (a purchase today) with a fresh
+        lifetime, unless an offer already brought them back."""
+        due = self._comebacks.pop(day, None)
+        if due is None:
+            return
+        t = self.t
+        rows = np.concatenate(due)
+        rows = rows[(t.comeback_day[rows] == day) & ~t.alive[rows]]
+        self._thaw(rows)
+        t.alive[rows] = True
+        t.comeback_day[rows] = rules.NEVER_BACK
+        t.churn_clock[rows] = self.streams.exponential("churn", t.key[rows], day)
+        t.buy_clock[rows] = 0.0  # she comes in today
+
+    def _thaw(self, rows: np.ndarray) -> None:
+        """Cold rows (gone before day 0) that are back join the daily clocks."""
+        cold = rows[(rows >= self._cold.start) & (rows < self._cold.stop)]
+        if len(cold):
+            self._thawed = np.union1d(self._thawed, cold)
 
     def keys(self) -> np.ndarray:
         return self.t.key
@@ -169,10 +212,9 @@ class ArrayCustomers:
             slot = d.slot if np.ndim(d.slot) == 0 else d.slot[lapsed]
             revived[lapsed] = self.streams.uniform("revive", keys[lapsed], d.day, slot) < p_back
             back = idx[revived]
-            cold = back[(back >= self._cold.start) & (back < self._cold.stop)]
-            if len(cold):
-                self._thawed = np.union1d(self._thawed, cold)
+            self._thaw(back)
             t.alive[back] = True
+            t.comeback_day[back] = rules.NEVER_BACK
             t.churn_clock[back] = self.streams.exponential("churn", t.key[back], d.day)
             t.buy_clock[back] = self.streams.exponential("buy", t.key[back], d.day)
             self._open_offer(back, d)
@@ -216,6 +258,8 @@ class ArrayCustomers:
 
     def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
         """One day of the churn and visit clocks; returns (churned today, buying today)."""
+        if self._comebacks:
+            self._come_back(day)
         parts = [self._clocks(rows, visit_lift) for rows in self._working()]
         if len(parts) == 1:  # one span: its rows come out in order
             churned, buyers = parts[0]
@@ -223,6 +267,9 @@ class ArrayCustomers:
             churned = np.concatenate([p[0] for p in parts])
             buyers = np.sort(np.concatenate([p[1] for p in parts]))
         self.t.alive[churned] = False
+        if len(churned) and self.comeback_rate > 0:
+            draw = self.streams.exponential("comeback", self.t.key[churned], day)
+            self._schedule_comebacks(churned, rules.comeback_day(day + 1, draw, self.comeback_rate))
         return churned, buyers
 
     def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,7 @@ class StoreModel(mesa.Model):
             self.streams,
         )
         self.customers: CustomerEngine = (
-            ArrayCustomers(*engine_args, capacity)
+            ArrayCustomers(*engine_args, capacity, days)
             if implementation == "fast"
             else AgentCustomers(self, *engine_args)
         )

@@ -59,6 +59,7 @@ class Customers:
     birthday: np.ndarray  # day of year 0..364
     alive: np.ndarray  # bool: still a customer (the store cannot see this)
     churn_clock: np.ndarray  # Exp(1) hazard budget left before she silently churns
+    comeback_clock: np.ndarray  # Exp(1): when one who has left comes back (see comeback_day)
     buy_clock: np.ndarray  # Exp(1) budget of purchase intensity before her next visit
     # recorded profile and history
     reachable: np.ndarray  # (n, channels) bool: contact on file
@@ -121,6 +122,7 @@ def sample_customers(
     recorded = rng.random(n) < population.birthday_recorded
     churn_clock = rng.standard_exponential(n)
     buy_clock = rng.standard_exponential(n)
+    comeback_clock = rng.standard_exponential(n)
     reachable = rng.random((n, n_channels)) < channel_reach
     first_style = style_choice(rng.random(n), affinity, mix)
     first_spend = rng.standard_gamma(population.spend_p, size=n) / spend_rate
@@ -139,6 +141,7 @@ def sample_customers(
         alive=np.ones(n, dtype=bool),
         churn_clock=churn_clock,
         buy_clock=buy_clock,
+        comeback_clock=comeback_clock,
         reachable=reachable,
         birthday_recorded=np.where(recorded, birthday, -1).astype(np.int16),
         first_purchase_day=np.broadcast_to(day, n).astype(np.int32),
