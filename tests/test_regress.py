@@ -1,0 +1,321 @@
+"""`retail-sim-regress`: CI's outcome guard passes on main, notices a changed behaviour
+default, accepts a change with --update, fails a claim that cannot hold, and stops bad input
+with one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments import regress
+from sim.config import compose
+from sim.kpis import GLOSSARY
+from tests.conftest import PROJECT
+
+COMMITTED = regress.DEFAULT_SCENARIOS.with_name(regress.BASELINE_NAME)
+SMALL = {  # a few seconds: enough to exercise every path but the full default set
+    "common": ["customers=300", "days=30"],
+    "seeds": [1, 2],
+    "scenarios": {"none": ["strategy=none"], "blanket": ["strategy=blanket"]},
+}
+
+
+def regress_cli(*args: str | Path) -> tuple[int, str, str]:
+    """Run the command in-process: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as exited:
+        regress.main([str(a) for a in args])
+    return exited.value.code, out.getvalue(), err.getvalue()
+
+
+def write_yaml(path: Path, doc: dict) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def table_rows(out: str, kpi: str) -> list[list[str]]:
+    """The rows of the printed table of changes that name `kpi`."""
+    return [line.split() for line in out.splitlines() if line.split()[2:3] == [kpi]]
+
+
+@pytest.fixture(scope="module")
+def default_run() -> tuple[int, str, str]:
+    """The default set against the committed baseline, exactly as CI runs it (once)."""
+    return regress_cli()
+
+
+def test_default_set_passes_on_the_committed_baseline(default_run):
+    status, out, err = default_run
+    assert status == 0, out[-3000:] + err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("OK: ") and "5 of 5 claims hold" in last, last
+    assert "every KPI of every run matches the baseline" in out
+    # both error rates are stated: alpha with its Bonferroni family rate, and false alarms
+    assert "alpha 0.01" in out and "<= 0.04 (Bonferroni)" in out and "false alarm" in out
+    for name in ("caps_cut_opt_outs", "winback_raises_reactivation", "holdout_gets_no_messages"):
+        assert any(line.split()[:2] == ["holds", name] for line in out.splitlines()), name
+
+
+def test_the_committed_baseline_guards_every_kpi():
+    baseline = json.loads(COMMITTED.read_text())
+    suite = regress.load_suite(regress.DEFAULT_SCENARIOS)
+    assert set(baseline["runs"]) == set(suite.scenarios)
+    assert all(set(map(int, runs)) == set(suite.seeds) for runs in baseline["runs"].values())
+    plain = baseline["runs"]["none"]["1"]
+    assert set(GLOSSARY) <= set(plain)  # 280 days: the 39-week checks are defined too
+    holdout = baseline["runs"]["blanket_holdout"]["1"]
+    assert holdout["holdout.messages_sent"] == 0
+    assert "uplift.net_profit_per_customer.estimate" in holdout
+    assert baseline["versions"]["numpy_pin"] == f"numpy=={baseline['versions']['numpy']}"
+
+
+def test_a_changed_behaviour_default_fails(tmp_path):
+    """The default scenarios with message fatigue doubled as a churn driver, against the
+    committed baseline (one scenario and seed of it, to keep the test quick): exit 1, and the
+    table names churn_rate among the moved KPIs."""
+    default = yaml.safe_load(regress.DEFAULT_SCENARIOS.read_text())
+    committed = json.loads(COMMITTED.read_text())
+    committed["runs"] = {"blanket": {"1": committed["runs"]["blanket"]["1"]}}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(committed))
+    subset = {**default, "seeds": [1], "scenarios": {"blanket": default["scenarios"]["blanket"]}}
+    subset["claims"] = []
+    same = write_yaml(tmp_path / "same.yaml", subset)
+    status, out, _ = regress_cli("--scenarios", same, "--baseline", baseline)
+    assert status == 0, out  # the subset alone matches: what fails below is the change
+
+    fatigue_churn = compose([]).population.behaviour.fatigue_churn
+    doubled = f"population.behaviour.fatigue_churn={2 * fatigue_churn}"
+    changed = {**subset, "common": [*subset["common"], doubled]}
+    scenarios = write_yaml(tmp_path / "changed.yaml", changed)
+    status, out, _ = regress_cli("--scenarios", scenarios, "--baseline", baseline, "--max-rows", 0)
+    assert status == 1, out
+    rows = table_rows(out, "churn_rate")
+    assert rows and rows[0][:2] == ["blanket", "1"], out
+    assert float(rows[0][4]) > float(rows[0][3])  # more fatigue churn: more churn
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("REGRESSION: ") and "KPIs moved in 1 scenarios" in last, last
+    accept = f"retail-sim-regress --update --scenarios {scenarios} --baseline {baseline}"
+    assert accept in out
+
+
+def test_update_writes_the_baseline_prints_the_diff_and_a_rerun_passes(tmp_path):
+    scenarios = write_yaml(tmp_path / "mine.yaml", SMALL)
+    baseline = tmp_path / "ci" / "mine.json"
+    status, _, err = regress_cli("--scenarios", scenarios, "--baseline", baseline)
+    assert status == 2 and err.count("\n") == 1
+    assert f"run `retail-sim-regress --update --scenarios {scenarios} --baseline {baseline}`" in err
+
+    status, out, _ = regress_cli("--scenarios", scenarios, "--baseline", baseline, "--update")
+    assert status == 0 and "no old baseline" in out and out.strip().endswith("commit it")
+    written = json.loads(baseline.read_text())
+    assert written["versions"]["numpy"] == __import__("numpy").__version__
+    assert sorted(p.name for p in baseline.parent.iterdir()) == ["mine.json"]  # no temp left
+    assert regress_cli("--scenarios", scenarios, "--baseline", baseline)[0] == 0
+
+    # a deliberate change of policy: the check fails; --update shows what moved and accepts it
+    richer = ["strategy=blanket", "strategy.discount=0.2"]
+    write_yaml(scenarios, {**SMALL, "scenarios": {**SMALL["scenarios"], "blanket": richer}})
+    status, out, _ = regress_cli("--scenarios", scenarios, "--baseline", baseline)
+    assert (
+        status == 1
+        and "blanket's overrides differ from the baseline's: +strategy.discount=0.2" in out
+    )
+    status, out, _ = regress_cli(
+        "--scenarios", scenarios, "--baseline", baseline, "--update", "--max-rows", 0
+    )
+    assert status == 0 and "What moved against the old baseline:" in out
+    moved = table_rows(out, "discount_cost")
+    assert {row[0] for row in moved} == {"blanket"} and len(moved) == 2, out
+    assert regress_cli("--scenarios", scenarios, "--baseline", baseline)[0] == 0
+
+    # the number of processes does not change a single value
+    parallel = tmp_path / "parallel.json"
+    status, _, _ = regress_cli(
+        "--scenarios", scenarios, "--baseline", parallel, "--update", "--jobs", 2
+    )
+    assert status == 0
+    assert json.loads(parallel.read_text())["runs"] == json.loads(baseline.read_text())["runs"]
+
+
+def test_a_baseline_from_another_numpy_is_named_in_the_failure(tmp_path):
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", {**SMALL, "seeds": [1]})
+    assert regress_cli("--scenarios", scenarios, "--update")[0] == 0
+    baseline = tmp_path / "baseline.json"  # the default: next to the scenarios file
+    doc = json.loads(baseline.read_text())
+    doc["versions"]["numpy"] = "1.26.4"
+    doc["runs"]["none"]["1"]["revenue"] += 1.0
+    baseline.write_text(json.dumps(doc))
+    status, out, _ = regress_cli("--scenarios", scenarios)
+    assert status == 1
+    assert "the baseline was made with numpy 1.26.4" in out
+    assert "identical random streams only within one version" in out
+
+
+def test_claims_that_cannot_hold_fail(tmp_path):
+    doc = {
+        **SMALL,
+        "seeds": [1, 2, 3],
+        "claims": [
+            {
+                "name": "sending_nothing_loses_more_optins",
+                "scenario": "none",
+                "kpi": "opt_out_rate",
+                "higher_than": "blanket",
+            },
+            {
+                "name": "blanket_sends_nothing",
+                "scenario": "blanket",
+                "kpi": "messages_sent",
+                "equals": 0,
+            },
+            {
+                "name": "blanket_sends_something",
+                "scenario": "blanket",
+                "kpi": "messages_sent",
+                "higher_than": "none",
+            },
+        ],
+    }
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", doc)
+    status, out, _ = regress_cli("--scenarios", scenarios, "--update")
+    assert status == 0 and "warning: 2 of 3 claims fail" in out
+    status, out, _ = regress_cli("--scenarios", scenarios)
+    assert status == 1
+    results = {
+        line.split()[1]: line.split()[0]
+        for line in out.splitlines()
+        if line[2:7] in ("holds", "FAILS")
+    }
+    assert results == {
+        "sending_nothing_loses_more_optins": "FAILS",
+        "blanket_sends_nothing": "FAILS",
+        "blanket_sends_something": "holds",
+    }
+    assert "blanket_sends_nothing: seed 1:" in out  # the seeds where it failed, with values
+    assert out.strip().splitlines()[-1] == (
+        "REGRESSION: 0 KPIs moved in 0 scenarios; 2 of 3 claims failed"
+    )
+
+
+BAD = [
+    ("missing_file", None, "no scenarios file at"),
+    ("broken_yaml", "seeds: [1, 2\n", "is not valid YAML"),
+    ("unknown_key", {**SMALL, "seed": 1}, "unknown key 'seed'"),
+    ("no_seeds", {**SMALL, "seeds": []}, "seeds must be a list"),
+    ("bad_override", {**SMALL, "scenarios": {"x": ["strategy=nonesuch"]}}, "scenario x:"),
+    ("unknown_setting", {**SMALL, "common": ["customerz=5"]}, "customerz"),
+    ("out_of_range", {**SMALL, "common": ["customers=-5"]}, "customers=-5 is out of range"),
+    ("seed_override", {**SMALL, "common": ["seed=4"]}, "the seeds come from `seeds:`"),
+    (
+        "unknown_scenario",
+        {
+            **SMALL,
+            "claims": [
+                {"name": "c", "scenario": "none", "kpi": "churn_rate", "lower_than": "capped"}
+            ],
+        },
+        "unknown scenario 'capped'",
+    ),
+    (
+        "unknown_kpi",
+        {**SMALL, "claims": [{"name": "c", "scenario": "none", "kpi": "churn", "equals": 0}]},
+        "unknown kpi 'churn'",
+    ),
+    (
+        "two_relations",
+        {
+            **SMALL,
+            "claims": [
+                {
+                    "name": "c",
+                    "scenario": "none",
+                    "kpi": "churn_rate",
+                    "equals": 0,
+                    "lower_than": "blanket",
+                }
+            ],
+        },
+        "needs exactly one relation",
+    ),
+    (
+        "holdout_kpi_without_holdout",
+        {
+            **SMALL,
+            "claims": [
+                {"name": "c", "scenario": "blanket", "kpi": "holdout.messages_sent", "equals": 0}
+            ],
+        },
+        "add holdout=0.1 to scenario blanket",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "message"), BAD, ids=[b[0] for b in BAD])
+def test_a_bad_scenarios_file_stops_with_one_line(tmp_path, case, content, message):
+    scenarios = tmp_path / "scenarios.yaml"
+    if isinstance(content, str):
+        scenarios.write_text(content)
+    elif content is not None:
+        write_yaml(scenarios, content)
+    status, out, err = regress_cli("--scenarios", scenarios, "--baseline", COMMITTED)
+    assert status == 2, out + err
+    assert err.startswith("retail-sim-regress: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+    assert out == ""  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON (line 1"),
+        ('{"format": 1, "runs": 3}', "is not a retail-sim-regress baseline"),
+        (
+            '{"format": 1, "runs": {"none": {"1": {"revenue": "high"}}}}',
+            "is not a retail-sim-regress baseline",
+        ),
+    ],
+)
+def test_a_bad_baseline_stops_with_one_line(tmp_path, content, message):
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", SMALL)
+    (tmp_path / "baseline.json").write_text(content)
+    status, out, err = regress_cli("--scenarios", scenarios)
+    assert status == 2 and err.count("\n") == 1 and message in err, err
+    assert "--update" in err and out == ""
+
+
+def test_defaults_ship_in_the_wheel(tmp_path):
+    """`retail-sim-regress` with no arguments works from an installed wheel: the scenarios
+    file and its baseline are package data."""
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(PROJECT),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    wheel = next(tmp_path.glob("retail_sim-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"experiments/regress/scenarios.yaml", "experiments/regress/baseline.json"} <= set(names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert (
+        "retail-sim-regress = experiments.regress:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
