@@ -51,10 +51,11 @@ class CustomerAgent(mesa.Agent):
         self.alive = bool(customers.alive[i])
         self.churn_clock = float(customers.churn_clock[i])
         self.buy_clock = float(customers.buy_clock[i]) if self.alive else math.inf
+        self.comeback_clock = float(customers.comeback_clock[i])
         self.comeback_day = (
             rules.NEVER_BACK
             if self.alive
-            else int(rules.comeback_day(day, customers.comeback_clock[i], engine.comeback_rate))
+            else int(rules.comeback_day(day, self.comeback_clock, engine.comeback_rate))
         )
         self.fatigue = [0.0] * engine.n_channels  # per channel, decays every night
         self.satisfaction = 0.0
@@ -130,6 +131,7 @@ class CustomerAgent(mesa.Agent):
             # she comes back on her own: into the store today, with a fresh lifetime
             self.alive = True
             self.comeback_day = rules.NEVER_BACK
+            self.comeback_clock = -math.log(self.draw("comeback", day))  # for next time
             self.churn_clock = -math.log(self.draw("churn", day))
             self.buy_clock = 0.0
         b = self.engine.b
@@ -138,9 +140,7 @@ class CustomerAgent(mesa.Agent):
         if self.churn_clock <= 0:
             self.alive = False
             self.churned_today = True
-            back = rules.comeback_day(
-                day + 1, -math.log(self.draw("comeback", day)), self.engine.comeback_rate
-            )
+            back = rules.comeback_day(day + 1, self.comeback_clock, self.engine.comeback_rate)
             self.comeback_day = int(back)
             return
         lift = float(self.model.store.visit_lift[day])

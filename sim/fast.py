@@ -96,6 +96,7 @@ class ArrayCustomers:
         t.add("offer_expiry", np.int32, fill=-1)
         t.add("offer_pull", np.float32, fill=1.0)
         t.add("visit_rate", np.float32)  # lam x offer pull: the base of her visit intensity
+        t.add("comeback_clock", np.float64)  # Exp(1): how long after leaving she comes back
         t.add("comeback_day", np.int32, fill=rules.NEVER_BACK)  # when she comes back, if gone
         self._fatigue_left = self.fatigue_keep ** np.arange(
             FATIGUE_MEMORY_DAYS + 1, dtype=np.float32
@@ -122,6 +123,7 @@ class ArrayCustomers:
             alive=customers.alive,
             churn_clock=np.where(customers.alive, customers.churn_clock, np.inf),
             buy_clock=np.where(customers.alive, customers.buy_clock, np.inf),
+            comeback_clock=customers.comeback_clock,
             visit_rate=customers.lam,
         )
         gone = np.flatnonzero(~customers.alive)  # left before day 0 (the base only)
@@ -130,11 +132,12 @@ class ArrayCustomers:
             self._schedule_comebacks(rows.start + gone, back)
 
     def _schedule_comebacks(self, rows: np.ndarray, days: np.ndarray) -> None:
-        self.t.comeback_day[rows] = days
+        """Those due back within the run wait in per-day buckets (most are due after it)."""
         soon = days < self.horizon
-        rows, days = rows[soon], days[soon]
-        if not len(rows):
+        if not soon.any():
             return
+        rows, days = rows[soon], days[soon]
+        self.t.comeback_day[rows] = days
         order = np.argsort(days, kind="stable")
         rows, days = rows[order], days[order]
         starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
@@ -153,6 +156,7 @@ class ArrayCustomers:
         self._thaw(rows)
         t.alive[rows] = True
         t.comeback_day[rows] = rules.NEVER_BACK
+        t.comeback_clock[rows] = self.streams.exponential("comeback", t.key[rows], day)  # next time
         t.churn_clock[rows] = self.streams.exponential("churn", t.key[rows], day)
         t.buy_clock[rows] = 0.0  # she comes in today
 
@@ -268,8 +272,10 @@ class ArrayCustomers:
             buyers = np.sort(np.concatenate([p[1] for p in parts]))
         self.t.alive[churned] = False
         if len(churned) and self.comeback_rate > 0:
-            draw = self.streams.exponential("comeback", self.t.key[churned], day)
-            self._schedule_comebacks(churned, rules.comeback_day(day + 1, draw, self.comeback_rate))
+            clock = self.t.comeback_clock[churned]
+            self._schedule_comebacks(
+                churned, rules.comeback_day(day + 1, clock, self.comeback_rate)
+            )
         return churned, buyers
 
     def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:

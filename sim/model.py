@@ -115,7 +115,8 @@ class StoreModel(mesa.Model):
         self.customers.set_cold(slice(0, int(first_alive)))  # the base's dead head
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
-        self.datacollector = mesa.DataCollector(model_reporters=_daily_reporters())
+        # one table row a day: a row of plain numbers, not a reporter call (and deep copy) each
+        self.datacollector = mesa.DataCollector(tables={"daily": list(DAILY_COLUMNS)})
 
     # ---------------------------------------------------------------- the day
     def step(self) -> None:
@@ -145,7 +146,7 @@ class StoreModel(mesa.Model):
         self._record_purchases(baskets, d)
         self._after_purchase(baskets, d)
         self.customers.end_day(d)
-        self.datacollector.collect(self)
+        self.datacollector.add_table_row("daily", _daily_row(self))
         self.day += 1
 
     # ---------------------------------------------------------------- customers join
@@ -474,33 +475,31 @@ def _outcome_table(capacity: int) -> Table:
     return t
 
 
-def _daily_reporters() -> dict[str, Any]:
-    """The daily KPI time series (one row per simulated day)."""
+DAILY_COLUMNS = (
+    "day", "date", "event", "customers", "alive", "active_90d_share", "transactions",
+    "revenue", "messages", "opt_outs", "churned", "new_customers", "complaints",
+    "staff_backlog", "mean_fatigue", *(f"tier_{level}" for level in TIER_LEVELS_REPORTED),
+)  # fmt: skip
 
-    def active(m: StoreModel) -> float:
-        record = m.ledger.record
-        return np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n
 
+def _daily_row(m: StoreModel) -> dict[str, Any]:
+    """The day's row of the daily KPI series (the DataCollector's `daily` table)."""
+    record, today = m.ledger.record, m.today
     return {
-        "day": lambda m: m.day,
-        "date": lambda m: m.store.date(m.day).isoformat(),
-        "event": lambda m: m.store.event_today[m.day] or "",
-        "customers": lambda m: m.ledger.record.n,
-        "alive": lambda m: np.count_nonzero(m.customers.alive()),
-        "active_90d_share": active,
-        "transactions": lambda m: int(m.today["transactions"]),
-        "revenue": lambda m: round(m.today["revenue"], 2),
-        "messages": lambda m: int(m.today["messages"]),
-        "opt_outs": lambda m: int(m.today["opt_outs"]),
-        "churned": lambda m: int(m.today["churned"]),
-        "new_customers": lambda m: int(m.today["new_customers"]),
-        "complaints": lambda m: int(m.today["complaints"]),
-        "staff_backlog": lambda m: m.staff.backlog,
-        "mean_fatigue": lambda m: (
-            float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
-        ),
-        **{
-            f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
-            for level in TIER_LEVELS_REPORTED
-        },
+        "day": m.day,
+        "date": m.store.date(m.day).isoformat(),
+        "event": m.store.event_today[m.day] or "",
+        "customers": record.n,
+        "alive": np.count_nonzero(m.customers.alive()),
+        "active_90d_share": np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n,
+        "transactions": int(today["transactions"]),
+        "revenue": round(today["revenue"], 2),
+        "messages": int(today["messages"]),
+        "opt_outs": int(today["opt_outs"]),
+        "churned": int(today["churned"]),
+        "new_customers": int(today["new_customers"]),
+        "complaints": int(today["complaints"]),
+        "staff_backlog": m.staff.backlog,
+        "mean_fatigue": float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / record.n,
+        **{f"tier_{level}": int(m.tier_counts[level]) for level in TIER_LEVELS_REPORTED},
     }

@@ -107,7 +107,7 @@ def simulate(
         model.step()
         if progress:
             progress(day + 1, cfg.days)
-    return RunResult(metrics(model), model.datacollector.get_model_vars_dataframe(), model)
+    return RunResult(metrics(model), model.datacollector.get_table_dataframe("daily"), model)
 
 
 def metrics(model: StoreModel) -> dict[str, Any]:
