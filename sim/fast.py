@@ -103,7 +103,7 @@ class ArrayCustomers:
         )
         self._scratch = np.empty((2, 0), dtype=np.float32)
         self._cold = slice(0, 0)  # rows dead since before day 0 (see set_cold)
-        self._thawed = np.empty(0, dtype=np.int64)  # cold rows an offer brought back
+        self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): offers, comebacks
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
 
@@ -162,9 +162,12 @@ class ArrayCustomers:
 
     def _thaw(self, rows: np.ndarray) -> None:
         """Cold rows (gone before day 0) that are back join the daily clocks."""
-        cold = rows[(rows >= self._cold.start) & (rows < self._cold.stop)]
-        if len(cold):
-            self._thawed = np.union1d(self._thawed, cold)
+        cold = np.unique(rows[(rows >= self._cold.start) & (rows < self._cold.stop)])
+        at = np.searchsorted(self._thawed, cold)
+        new = at >= len(self._thawed)
+        new[~new] = self._thawed[at[~new]] != cold[~new]
+        if new.any():  # keep the few new ones, inserted in order (no re-sort of them all)
+            self._thawed = np.insert(self._thawed, at[new], cold[new])
 
     def keys(self) -> np.ndarray:
         return self.t.key
