@@ -254,13 +254,9 @@ class ArrayCustomers:
 
     def _working(self) -> list[slice | np.ndarray]:
         """The rows the daily clocks run over: everyone but the cold block, and the cold
-        customers an offer brought back."""
+        customers an offer or a comeback brought back."""
         n, cold = self.t.n, self._cold
-        spans = (
-            [slice(0, n)]
-            if cold.stop <= cold.start
-            else [r for r in (slice(0, cold.start), slice(cold.stop, n)) if r.stop > r.start]
-        )
+        spans = [r for r in (slice(0, cold.start), slice(cold.stop, n)) if r.stop > r.start]
         return [*spans, self._thawed] if len(self._thawed) else spans
 
     def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:

@@ -115,8 +115,9 @@ class StoreModel(mesa.Model):
         self.customers.set_cold(slice(0, int(first_alive)))  # the base's dead head
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
-        # one table row a day: a row of plain numbers, not a reporter call (and deep copy) each
-        self.datacollector = mesa.DataCollector(tables={"daily": list(DAILY_COLUMNS)})
+        # one table row a day: Mesa's model reporters would deep-copy each value every day
+        self._reporters = _daily_reporters()
+        self.datacollector = mesa.DataCollector(tables={"daily": list(self._reporters)})
 
     # ---------------------------------------------------------------- the day
     def step(self) -> None:
@@ -146,7 +147,9 @@ class StoreModel(mesa.Model):
         self._record_purchases(baskets, d)
         self._after_purchase(baskets, d)
         self.customers.end_day(d)
-        self.datacollector.add_table_row("daily", _daily_row(self))
+        self.datacollector.add_table_row(
+            "daily", {name: report(self) for name, report in self._reporters.items()}
+        )
         self.day += 1
 
     # ---------------------------------------------------------------- customers join
@@ -164,7 +167,11 @@ class StoreModel(mesa.Model):
             in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share
             self.outcome.holdout[rows] = in_holdout
         if first_purchase_today:
-            self._record_first_purchases(rows, customers, day)
+            # at list price: no offer is open to someone who has just met the store
+            spend = customers.spend
+            self._book_sales(
+                rows, spend, spend, customers.first_items, customers.last_style, -1, day
+            )
         return rows
 
     def _schedule_newcomers(self, customers: int, days: int) -> tuple[Customers, np.ndarray]:
@@ -392,50 +399,43 @@ class StoreModel(mesa.Model):
         record.purchases[i] += 1
         record.spend[i] += b.paid
         record.style_counts[i, b.style] += 1  # buyers are distinct
-        discount = b.list_amount - b.paid
-        out.revenue[i] += b.paid
-        out.list_spend[i] += b.list_amount
+        self._book_sales(i, b.list_amount, b.paid, b.items, b.style, b.offer_batch, d)
+
+    def _book_sales(
+        self,
+        i: np.ndarray | slice,
+        list_amount: np.ndarray,
+        paid: np.ndarray,
+        items: np.ndarray,
+        style: np.ndarray,
+        offer_batch: np.ndarray | int,
+        d: int,
+    ) -> None:
+        """Sales into the outcome tallies and the transactions log. `i` is the buyers' rows,
+        or the slice of newcomers' fresh rows (they join with a purchase every day: a slice
+        keeps that cheap)."""
+        out = self.outcome
+        discount = list_amount - paid
+        out.revenue[i] += paid
+        out.list_spend[i] += list_amount
         out.discount_cost[i] += discount
         out.transactions[i] += 1
-        out.items[i] += b.items
+        out.items[i] += items
         if d >= self.days - 365:
-            out.spend_last_year[i] += b.paid
-        margin = b.list_amount * self.store.gross_margin - discount
+            out.spend_last_year[i] += paid
+        margin = list_amount * self.store.gross_margin - discount
         out.npv[i] += margin * self._present_value[d]
         self.ledger.transactions.append(
-            customer=i,
+            customer=np.arange(i.start, i.stop) if isinstance(i, slice) else i,
             day=d,
-            list_amount=b.list_amount,
-            paid=b.paid,
-            items=b.items,
-            style=b.style,
-            offer_batch=b.offer_batch,
+            list_amount=list_amount,
+            paid=paid,
+            items=items,
+            style=style,
+            offer_batch=offer_batch,
         )
-        self.today["transactions"] += len(i)
-        self.today["revenue"] += float(b.paid.sum())
-
-    def _record_first_purchases(self, rows: slice, customers: Customers, d: int) -> None:
-        """Newcomers join with a purchase at list price: the tallies of `_record_purchases`,
-        written straight into their fresh rows (they join every day: this keeps it cheap)."""
-        out, spend = self.outcome, customers.spend
-        out.revenue[rows] = spend
-        out.list_spend[rows] = spend
-        out.transactions[rows] = 1
-        out.items[rows] = customers.first_items
-        if d >= self.days - 365:
-            out.spend_last_year[rows] = spend
-        out.npv[rows] = spend * self.store.gross_margin * self._present_value[d]
-        self.ledger.transactions.append(
-            customer=np.arange(rows.start, rows.stop),
-            day=d,
-            list_amount=spend,
-            paid=spend,
-            items=customers.first_items,
-            style=customers.last_style,
-            offer_batch=-1,
-        )
-        self.today["transactions"] += len(spend)
-        self.today["revenue"] += float(spend.sum())
+        self.today["transactions"] += len(paid)
+        self.today["revenue"] += float(paid.sum())
 
     def _after_purchase(self, b: Baskets, d: int) -> None:
         """Complaints queue for staff; satisfied customers bring friends tomorrow."""
@@ -475,31 +475,33 @@ def _outcome_table(capacity: int) -> Table:
     return t
 
 
-DAILY_COLUMNS = (
-    "day", "date", "event", "customers", "alive", "active_90d_share", "transactions",
-    "revenue", "messages", "opt_outs", "churned", "new_customers", "complaints",
-    "staff_backlog", "mean_fatigue", *(f"tier_{level}" for level in TIER_LEVELS_REPORTED),
-)  # fmt: skip
+def _daily_reporters() -> dict[str, Any]:
+    """The daily KPI time series (one row per simulated day): column name -> its value."""
 
+    def active(m: StoreModel) -> float:
+        record = m.ledger.record
+        return np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n
 
-def _daily_row(m: StoreModel) -> dict[str, Any]:
-    """The day's row of the daily KPI series (the DataCollector's `daily` table)."""
-    record, today = m.ledger.record, m.today
     return {
-        "day": m.day,
-        "date": m.store.date(m.day).isoformat(),
-        "event": m.store.event_today[m.day] or "",
-        "customers": record.n,
-        "alive": np.count_nonzero(m.customers.alive()),
-        "active_90d_share": np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n,
-        "transactions": int(today["transactions"]),
-        "revenue": round(today["revenue"], 2),
-        "messages": int(today["messages"]),
-        "opt_outs": int(today["opt_outs"]),
-        "churned": int(today["churned"]),
-        "new_customers": int(today["new_customers"]),
-        "complaints": int(today["complaints"]),
-        "staff_backlog": m.staff.backlog,
-        "mean_fatigue": float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / record.n,
-        **{f"tier_{level}": int(m.tier_counts[level]) for level in TIER_LEVELS_REPORTED},
+        "day": lambda m: m.day,
+        "date": lambda m: m.store.date(m.day).isoformat(),
+        "event": lambda m: m.store.event_today[m.day] or "",
+        "customers": lambda m: m.ledger.record.n,
+        "alive": lambda m: np.count_nonzero(m.customers.alive()),
+        "active_90d_share": active,
+        "transactions": lambda m: int(m.today["transactions"]),
+        "revenue": lambda m: round(m.today["revenue"], 2),
+        "messages": lambda m: int(m.today["messages"]),
+        "opt_outs": lambda m: int(m.today["opt_outs"]),
+        "churned": lambda m: int(m.today["churned"]),
+        "new_customers": lambda m: int(m.today["new_customers"]),
+        "complaints": lambda m: int(m.today["complaints"]),
+        "staff_backlog": lambda m: m.staff.backlog,
+        "mean_fatigue": lambda m: (
+            float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
+        ),
+        **{
+            f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
+            for level in TIER_LEVELS_REPORTED
+        },
     }

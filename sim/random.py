@@ -76,12 +76,8 @@ class Streams:
         if np.ndim(slot) == 0:
             word = (int(day) + (int(slot) << 32)) & _WORD
             return np.uint64(_splitmix64_word(word ^ self._purpose_key(purpose)))
-        purpose_key = self._purpose_key(purpose)
-        if np.size(slot) <= 16:  # a few slots (a purchase's draws): cheaper in Python integers
-            words = [(int(day) + (int(s) << 32)) & _WORD ^ purpose_key for s in np.ravel(slot)]
-            return np.array([_splitmix64_word(w) for w in words], dtype=np.uint64)
         address = (day + (np.asarray(slot, dtype=np.int64) << 32)).astype(np.uint64)
-        return _splitmix64(address ^ np.uint64(purpose_key))
+        return _splitmix64(address ^ np.uint64(self._purpose_key(purpose)))
 
     def generator(self, purpose: str) -> np.random.Generator:
         """A sequential generator for bulk draws made once (e.g. sampling the population)."""
