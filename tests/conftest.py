@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,19 @@ SHARED_DATA = PROJECT.parent / "shared" / "data"
 def run(*overrides: str, strategy=None) -> RunResult:
     """Simulate with command-line style overrides; `strategy` replaces the configured one."""
     return simulate(compose(list(overrides)), strategy=strategy)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The project built as a wheel, once per test session (several tests install it)."""
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(PROJECT)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    return next(out.glob("retail_sim-*.whl"))
 
 
 @pytest.fixture

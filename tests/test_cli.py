@@ -12,7 +12,6 @@ from omegaconf import OmegaConf
 
 from sim.kpis import GLOSSARY
 from sim.simulate import simulate
-from tests.conftest import PROJECT
 
 
 def retail_sim(*args, cwd, env=None):
@@ -50,26 +49,9 @@ def test_parquet_daily_series(tmp_path):
     assert len(pd.read_parquet(tmp_path / "daily.parquet")) == 5
 
 
-def test_configs_load_from_a_built_wheel(tmp_path):
+def test_configs_load_from_a_built_wheel(tmp_path, wheel):
     """Installed from a wheel, the app finds its configs in the package (pkg://), not in
     a configs/ folder next to the working directory."""
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(PROJECT),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    wheel = next(tmp_path.glob("retail_sim-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "retail_sim_configs/strategy/blanket.yaml" in names
     site = tmp_path / "site"

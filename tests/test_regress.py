@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -18,7 +16,6 @@ import yaml
 from experiments import regress
 from sim.config import compose
 from sim.kpis import GLOSSARY
-from tests.conftest import PROJECT
 
 COMMITTED = regress.DEFAULT_SCENARIOS.with_name(regress.BASELINE_NAME)
 SMALL = {  # a few seconds: enough to exercise every path but the full default set
@@ -292,26 +289,9 @@ def test_a_bad_baseline_stops_with_one_line(tmp_path, content, message):
     assert "--update" in err and out == ""
 
 
-def test_defaults_ship_in_the_wheel(tmp_path):
+def test_defaults_ship_in_the_wheel(wheel):
     """`retail-sim-regress` with no arguments works from an installed wheel: the scenarios
     file and its baseline are package data."""
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(PROJECT),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    wheel = next(tmp_path.glob("retail_sim-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"experiments/regress/scenarios.yaml", "experiments/regress/baseline.json"} <= set(names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
