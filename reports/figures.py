@@ -222,6 +222,36 @@ def _mean_by_day(daily: pd.DataFrame, column: str) -> pd.DataFrame:
     return daily.groupby(["strategy", "day"], sort=False)[column].mean().reset_index()
 
 
+def _day_lines(
+    data: pd.DataFrame,
+    y: str,
+    ax,
+    names: list[str],
+    colours,
+    title: str,
+    ylabel: str,
+    legend: bool = False,
+) -> None:
+    """One line per strategy over the days of the run; with `legend`, the strategies' key
+    sits outside the panel, on its right."""
+    sns.lineplot(
+        data,
+        x="day",
+        y=y,
+        hue="strategy",
+        hue_order=names,
+        palette=colours,
+        ax=ax,
+        legend="auto" if legend else False,
+        lw=1.8,
+    )
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("day of the run")
+    if legend:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=None)
+
+
 def retention(daily: pd.DataFrame, order: list[str], colours, baseline: str):
     """Share of customers who bought in the last 90 days, and its difference against the
     baseline (paired by seed and day), over the run."""
@@ -231,42 +261,31 @@ def retention(daily: pd.DataFrame, order: list[str], colours, baseline: str):
     daily = daily.assign(active=daily["active_90d_share"] * 100)
     with _figure(4.2, ncols=2) as (fig, (left, right)):
         level = _mean_by_day(daily, "active")
-        sns.lineplot(
+        _day_lines(
             level,
-            x="day",
-            y="active",
-            hue="strategy",
-            hue_order=names,
-            palette=colours,
-            ax=left,
-            legend=False,
-            lw=1.8,
+            "active",
+            left,
+            names,
+            colours,
+            "Customers still buying",
+            "bought in the last 90 days (%)",
         )
-        left.set_title("Customers still buying")
-        left.set_ylabel("bought in the last 90 days (%)")
-        left.set_xlabel("day of the run")
         if baseline in names:
             base = daily[daily["strategy"] == baseline].set_index(["seed", "day"])["active"]
             diff = daily.join(base.rename("base"), on=["seed", "day"])
             diff = diff.assign(gap=diff["active"] - diff["base"])
             diff = _mean_by_day(diff, "gap")
-            sns.lineplot(
+            _day_lines(
                 diff,
-                x="day",
-                y="gap",
-                hue="strategy",
-                hue_order=names,
-                palette=colours,
-                ax=right,
-                lw=1.8,
+                "gap",
+                right,
+                names,
+                colours,
+                f"Difference against '{baseline}'",
+                "percentage points",
+                legend=True,
             )
             right.axhline(0, color="black", lw=0.8)
-            right.set_title(f"Difference against '{baseline}'")
-            right.set_ylabel("percentage points")
-            right.set_xlabel("day of the run")
-            sns.move_legend(
-                right, "upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=None
-            )
         else:
             right.set_visible(False)
         return _png(fig)
@@ -311,39 +330,28 @@ def messages_fatigue(daily: pd.DataFrame, order: list[str], colours, baseline: s
     by_run = daily.groupby(["strategy", "seed"], sort=False)
     daily = daily.assign(sent=by_run["messages"].cumsum() / daily["customers"].clip(lower=1))
     with _figure(4.2, ncols=2) as (fig, (left, right)):
-        sns.lineplot(
+        _day_lines(
             _mean_by_day(daily, "sent"),
-            x="day",
-            y="sent",
-            hue="strategy",
-            hue_order=names,
-            palette=colours,
-            ax=left,
-            legend=False,
-            lw=1.8,
+            "sent",
+            left,
+            names,
+            colours,
+            "Messages sent so far",
+            "messages per customer",
         )
-        left.set_title("Messages sent so far")
-        left.set_ylabel("messages per customer")
-        left.set_xlabel("day of the run")
         if "mean_fatigue" in daily:
             daily["fatigue"] = by_run["mean_fatigue"].transform(
                 lambda s: s.rolling(14, min_periods=1).mean()
             )
-            sns.lineplot(
+            _day_lines(
                 _mean_by_day(daily, "fatigue"),
-                x="day",
-                y="fatigue",
-                hue="strategy",
-                hue_order=names,
-                palette=colours,
-                ax=right,
-                lw=1.8,
-            )
-            right.set_title("Message fatigue")
-            right.set_ylabel("mean fatigue per customer (14-day avg)")
-            right.set_xlabel("day of the run")
-            sns.move_legend(
-                right, "upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=None
+                "fatigue",
+                right,
+                names,
+                colours,
+                "Message fatigue",
+                "mean fatigue per customer (14-day avg)",
+                legend=True,
             )
         return _png(fig)
 
