@@ -15,37 +15,58 @@ import zlib
 
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-_TO_UNIT = 1.0 / float(1 << 53)
-_TO_UNIT32 = 1.0 / float(1 << 32)
+_WORD = (1 << 64) - 1
+_GOLDEN_WORD = 0x9E3779B97F4A7C15  # SplitMix64's Weyl step
+_FEW_KEYS = 8  # up to this many keys, hashing in Python integers is faster than in numpy
+
+
+def _const(value: int | float, dtype: type) -> np.ndarray:
+    """A 0-d array constant: most draws are for a handful of customers, where numpy's cost of
+    converting a scalar operand on every call would outweigh the arithmetic."""
+    return np.array(value, dtype=dtype)
+
+
+_GOLDEN = _const(_GOLDEN_WORD, np.uint64)
+_MIX1 = _const(0xBF58476D1CE4E5B9, np.uint64)
+_MIX2 = _const(0x94D049BB133111EB, np.uint64)
+_S30, _S27, _S31 = (_const(s, np.uint64) for s in (30, 27, 31))
+_ZERO, _S11, _S32 = (_const(s, np.uint64) for s in (0, 11, 32))
+_TOP = _const(1 << 63, np.uint64)
+_LOW32 = _const(0xFFFFFFFF, np.uint64)
+_HALF = _const(0.5, np.float64)
+_TO_UNIT = _const(1.0 / float(1 << 53), np.float64)
+_TO_UNIT32 = _const(1.0 / float(1 << 32), np.float64)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijective avalanche mix of 64-bit words (wrapping arithmetic).
+    """SplitMix64 finaliser: a bijective avalanche mix of 64-bit words (wrapping arithmetic)."""
+    return _mix(np.add(x, _GOLDEN))
 
-    Works in place on a copy with one scratch buffer: these run over every message of a send.
-    """
-    x = x + _GOLDEN
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The finaliser's mixing rounds, in place on `x` with one scratch buffer: these run over
+    every message of a send."""
     tmp = np.empty_like(x)
     for shift, mult in ((_S30, _MIX1), (_S27, _MIX2)):
         np.right_shift(x, shift, out=tmp)
-        x ^= tmp
-        x *= mult
+        np.bitwise_xor(x, tmp, out=x)
+        np.multiply(x, mult, out=x)
     np.right_shift(x, _S31, out=tmp)
-    x ^= tmp
+    np.bitwise_xor(x, tmp, out=x)
     return x
 
 
-_WORD = (1 << 64) - 1
+def _unit(bits: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """High bits to a float in (0, 1), shifted by half a step so that 0 and 1 never occur."""
+    u = np.right_shift(bits, shift).astype(np.float64)
+    np.add(u, _HALF, out=u)
+    return np.multiply(u, scale, out=u)
 
 
 def _splitmix64_word(x: int) -> int:
     """`_splitmix64` of one word in Python integers: a draw's address is one word, and numpy's
     per-call overhead would cost more than the arithmetic."""
-    x = (x + 0x9E3779B97F4A7C15) & _WORD
+    x = (x + _GOLDEN_WORD) & _WORD
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _WORD
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _WORD
     return x ^ (x >> 31)
@@ -71,12 +92,13 @@ class Streams:
             key = self._purpose_keys[purpose] = _splitmix64_word(word)
         return key
 
-    def _address(self, purpose: str, day: int, slot: int | np.ndarray) -> np.uint64 | np.ndarray:
-        """The mixed address of a draw: one word when `slot` is one number, else one per slot."""
-        if np.ndim(slot) == 0:
+    def _address(self, purpose: str, day: int, slot: int | np.ndarray) -> int | np.ndarray:
+        """The mixed address of a draw: one word (a Python int) when `slot` is one number,
+        else one per slot."""
+        if not isinstance(slot, np.ndarray) or slot.ndim == 0:
             word = (int(day) + (int(slot) << 32)) & _WORD
-            return np.uint64(_splitmix64_word(word ^ self._purpose_key(purpose)))
-        address = (day + (np.asarray(slot, dtype=np.int64) << 32)).astype(np.uint64)
+            return _splitmix64_word(word ^ self._purpose_key(purpose))
+        address = (day + (slot.astype(np.int64) << 32)).astype(np.uint64)
         return _splitmix64(address ^ np.uint64(self._purpose_key(purpose)))
 
     def generator(self, purpose: str) -> np.random.Generator:
@@ -91,7 +113,14 @@ class Streams:
         keys = np.asarray(keys, dtype=np.uint64)
         base = self._address(purpose, day, slot)
         # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
-        return _splitmix64(keys * _GOLDEN ^ base)
+        if isinstance(base, int) and len(keys) <= _FEW_KEYS:  # Python ints beat numpy's set-up
+            return np.array(
+                [_splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ base) for k in keys.tolist()],
+                dtype=np.uint64,
+            )
+        x = np.multiply(keys, _GOLDEN)
+        np.bitwise_xor(x, base if isinstance(base, np.ndarray) else _const(base, np.uint64), out=x)
+        return _mix(np.add(x, _GOLDEN, out=x))
 
     def uniform(
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
@@ -101,20 +130,16 @@ class Streams:
         `slot` (one for all, or one per key) tells apart several draws for the same purpose
         on the same day.
         """
-        bits = self._bits(purpose, keys, day, slot)
-        # 53 high bits -> [0, 1); shifted by half a step so that 0 and 1 never occur.
-        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _TO_UNIT
+        return _unit(self._bits(purpose, keys, day, slot), _S11, _TO_UNIT)
 
     def uniform_matrix(
         self, purpose: str, keys: np.ndarray, day: int, slots: np.ndarray
     ) -> np.ndarray:
         """Uniforms for each key (rows) and each slot (columns), addressed like `uniform`."""
-        keys = np.asarray(keys, dtype=np.uint64)
         base = self._address(purpose, day, np.asarray(slots))
         # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
-        bits = _splitmix64((keys * _GOLDEN)[:, None] ^ base)
-        # 53 high bits -> [0, 1); shifted by half a step so that 0 and 1 never occur.
-        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * _TO_UNIT
+        x = np.multiply(np.asarray(keys, dtype=np.uint64), _GOLDEN)[:, None] ^ base
+        return _unit(_mix(np.add(x, _GOLDEN, out=x)), _S11, _TO_UNIT)
 
     def uniform_pair(
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
@@ -122,21 +147,22 @@ class Streams:
         """Two independent uniforms per key from one hash (32 bits each): half the cost of two
         `uniform` calls, for decisions taken together (read? opt out?)."""
         bits = self._bits(purpose, keys, day, slot)
-        high = (bits >> np.uint64(32)).astype(np.float64)
-        low = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
-        return (high + 0.5) * _TO_UNIT32, (low + 0.5) * _TO_UNIT32
+        high = _unit(bits, _S32, _TO_UNIT32)
+        low = _unit(np.bitwise_and(bits, _LOW32, out=bits), _ZERO, _TO_UNIT32)
+        return high, low
 
     def exponential(
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
     ) -> np.ndarray:
         """Exp(1) draws addressed like `uniform`: the thresholds of the hazard clocks."""
-        return -np.log(self.uniform(purpose, keys, day, slot))
+        u = self.uniform(purpose, keys, day, slot)
+        return np.negative(np.log(u, out=u), out=u)
 
     def derived_keys(self, parents: np.ndarray, day: int) -> np.ndarray:
         """Stable keys for customers another customer brought in (a referred friend).
 
         The top bit sets them apart from the sequential keys of the base and newcomers.
         """
-        address = np.uint64(_splitmix64_word((int(day) & _WORD) ^ 0xD1B54A32D192ED03))
-        mixed = _splitmix64(np.asarray(parents, dtype=np.uint64) ^ address)
-        return mixed | np.uint64(1 << 63)
+        address = _const(_splitmix64_word((int(day) & _WORD) ^ 0xD1B54A32D192ED03), np.uint64)
+        mixed = _splitmix64(np.bitwise_xor(np.asarray(parents, dtype=np.uint64), address))
+        return np.bitwise_or(mixed, _TOP, out=mixed)

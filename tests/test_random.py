@@ -14,6 +14,15 @@ def test_same_address_same_draw_whatever_else_is_drawn():
     assert alone[0] == among_many
 
 
+def test_a_few_keys_hash_as_many_do():
+    """A handful of keys is hashed in Python integers, more in numpy: the same draws."""
+    s = Streams(3)
+    keys = np.random.default_rng(0).integers(0, 2**64, size=500, dtype=np.uint64)
+    many = s.exponential("churn", keys, day=40)
+    for n in range(1, 12):
+        assert np.array_equal(s.exponential("churn", keys[-n:], day=40), many[-n:])
+
+
 def test_draws_are_uniform_and_purposes_independent():
     s = Streams(1)
     keys = np.arange(200_000, dtype=np.uint64)
