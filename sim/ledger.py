@@ -20,64 +20,34 @@ NEVER = -(10**6)  # "day" of something that never happened, far before any real 
 
 
 class EventLog:
-    """An append-only log of events stored as column chunks (cheap to append in bulk)."""
+    """An append-only log of events: growing columns, written in bulk (a day's purchases or
+    a send's messages at a time)."""
 
     def __init__(self, columns: dict[str, Any]) -> None:
         self.dtypes = columns
-        self._chunks: list[dict[str, np.ndarray]] = []
-        self.count = 0
+        self._events = Table(1024)
+        for name, dtype in columns.items():
+            self._events.add(name, dtype)
 
-    def append(self, **columns: Any) -> None:
-        """Add events: each column one value per event, or one value for all of them."""
-        arrays = {
-            name: np.asarray(value)
-            for name, value in columns.items()
-            if not isinstance(value, int | float | np.generic)
-        }
-        sizes = {len(v) for v in arrays.values()}
-        if len(sizes) > 1:
-            raise ValueError(f"event columns differ in length: {sorted(sizes)}")
-        size = sizes.pop() if sizes else 1
-        if size == 0:
-            return
-        self._chunks.append(
-            {
-                name: arrays[name].astype(dtype)
-                if name in arrays
-                else np.full(size, columns[name], dtype)
-                for name, dtype in self.dtypes.items()
-            }
-        )
-        self.count += size
+    def __len__(self) -> int:
+        return self._events.n
+
+    def append(self, **columns: np.ndarray | int | float) -> None:
+        """Add events: each column an array of one value per event, or one value for all."""
+        self._events.append(**columns)
 
     def column(self, name: str) -> np.ndarray:
-        if not self._chunks:
-            return np.empty(0, dtype=self.dtypes[name])
-        return np.concatenate([c[name] for c in self._chunks])
+        return getattr(self._events, name).copy()
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: self.column(name) for name in self.dtypes})
 
-    def since(self, day: int, column: str = "day") -> dict[str, np.ndarray]:
-        """Events with `column` >= `day`, reading chunks from the end: the cost is that of the
-        recent events only, however long the log. For logs appended in day order (transactions,
-        messages, opt-outs, loyalty), which is how the model writes them."""
-        recent = []
-        for chunk in reversed(self._chunks):
-            days = chunk[column]
-            if len(days) and days[-1] < day:
-                break
-            recent.append(chunk if days[0] >= day else _rows(chunk, days >= day))
-            if days[0] < day:
-                break
-        if not recent:
-            return {name: np.empty(0, dtype=dtype) for name, dtype in self.dtypes.items()}
-        recent.reverse()
-        return {name: np.concatenate([c[name] for c in recent]) for name in self.dtypes}
-
-
-def _rows(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: values[keep] for name, values in chunk.items()}
+    def since(self, day: int) -> dict[str, np.ndarray]:
+        """Events on or after `day` (views): a binary search, so the cost is that of the
+        recent events only, however long the log. For logs appended in day order
+        (transactions, messages, opt-outs, loyalty), which is how the model writes them."""
+        first = int(np.searchsorted(self._events.day, day))
+        return {name: getattr(self._events, name)[first:] for name in self.dtypes}
 
 
 class Ledger:
