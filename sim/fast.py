@@ -103,9 +103,10 @@ class ArrayCustomers:
         )
         self._scratch = np.empty((2, 0), dtype=np.float32)
         self._cold = slice(0, 0)  # rows dead since before day 0 (see set_cold)
-        self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): offers, comebacks
+        self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): see set_cold
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
+        self._expiring: dict[int, list[np.ndarray]] = {}  # day -> rows whose offer ends then
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
@@ -152,8 +153,7 @@ class ArrayCustomers:
             return
         t = self.t
         rows = np.concatenate(due)
-        rows = rows[(t.comeback_day[rows] == day) & ~t.alive[rows]]
-        self._thaw(rows)
+        rows = rows[(t.comeback_day[rows] == day) & ~t.alive[rows]]  # none is cold (set_cold)
         t.alive[rows] = True
         t.comeback_day[rows] = rules.NEVER_BACK
         t.comeback_clock[rows] = self.streams.exponential("comeback", t.key[rows], day)  # next time
@@ -161,13 +161,11 @@ class ArrayCustomers:
         t.buy_clock[rows] = 0.0  # she comes in today
 
     def _thaw(self, rows: np.ndarray) -> None:
-        """Cold rows (gone before day 0) that are back join the daily clocks."""
-        cold = np.unique(rows[(rows >= self._cold.start) & (rows < self._cold.stop)])
-        at = np.searchsorted(self._thawed, cold)
-        new = at >= len(self._thawed)
-        new[~new] = self._thawed[at[~new]] != cold[~new]
-        if new.any():  # keep the few new ones, inserted in order (no re-sort of them all)
-            self._thawed = np.insert(self._thawed, at[new], cold[new])
+        """Cold rows (gone before day 0) that are back, or whose state moved, join the daily
+        clocks and the overnight fading."""
+        cold = rows[(rows >= self._cold.start) & (rows < self._cold.stop)]
+        if len(cold):
+            self._thawed = np.union1d(self._thawed, cold)
 
     def keys(self) -> np.ndarray:
         return self.t.key
@@ -192,7 +190,7 @@ class ArrayCustomers:
         u_read, u_opt = self.streams.uniform_pair("message", keys, d.day, d.slot)
         read = u_read < rules.read_probability(d.read_rate, fatigue, b)
         # Only those still customers tire, opt out or respond: work on them alone.
-        here = np.flatnonzero(alive)
+        here = alive.nonzero()[0]
         rows = idx[here]
         if d.style is None:
             rel = t.generic_relevance[rows]
@@ -212,7 +210,7 @@ class ArrayCustomers:
         revived = np.zeros(len(idx), dtype=bool)
         if d.offer is not None:
             self._open_offer(seen, d)
-            lapsed = np.flatnonzero(read & ~alive)
+            lapsed = (read & ~alive).nonzero()[0]
             p_back = rules.revival_probability(
                 d.offer.discount, t.price_sensitivity[idx[lapsed]], b
             )
@@ -236,12 +234,14 @@ class ArrayCustomers:
         t.offer_discount[idx] = offer.discount
         t.offer_min_spend[idx] = offer.min_spend
         t.offer_expiry[idx] = d.day + offer.expiry_days
+        self._expiring.setdefault(d.day + offer.expiry_days, []).append(idx)
         t.offer_pull[idx] = rules.offer_pull(offer.discount, t.price_sensitivity[idx], self.b)
         t.visit_rate[idx] = t.lam[idx] * t.offer_pull[idx]
         self._last_expiry = max(self._last_expiry, d.day + offer.expiry_days)
 
     def change_satisfaction(self, idx: np.ndarray, delta: np.ndarray | float) -> None:
         np.add.at(self.t.satisfaction, idx, np.asarray(delta, dtype=np.float32))
+        self._thaw(idx)  # one who left but answered a call: her mood fades from now on
 
     def set_recognised(self, idx: np.ndarray, recognised: np.ndarray) -> None:
         self.t.recognised[idx] = recognised
@@ -249,8 +249,13 @@ class ArrayCustomers:
 
     def set_cold(self, rows: slice) -> None:
         """Rows of customers who left before day 0: the daily clocks skip them until an
-        offer brings one back (the store does not know who they are; the model does)."""
+        offer brings one back (the store does not know who they are; the model does).
+
+        Those due back on their own during the run are thawed at once: their clocks stand at
+        +inf until they return, which costs less than thawing them one day at a time."""
         self._cold = rows
+        due = np.flatnonzero(self.t.comeback_day[rows] != rules.NEVER_BACK)
+        self._thawed = np.union1d(self._thawed, rows.start + due)
 
     def _working(self) -> list[slice | np.ndarray]:
         """The rows the daily clocks run over: everyone but the cold block, and the cold
@@ -296,7 +301,7 @@ class ArrayCustomers:
         np.exp(x, out=x)
         x *= t.mu[rows]
         churn -= x
-        left = np.flatnonzero(churn <= 0)
+        left = (churn <= 0).nonzero()[0]
         churn[left] = np.inf
         buy[left] = np.inf
         # visit intensity: base rate x open offer x calendar, plus fading message effects
@@ -305,7 +310,7 @@ class ArrayCustomers:
         else:
             buy -= np.multiply(t.visit_rate[rows], np.float32(visit_lift), out=x)
         buy -= t.boost[rows]
-        buying = np.flatnonzero(buy <= 0)
+        buying = (buy <= 0).nonzero()[0]
         if isinstance(rows, slice):
             return left + rows.start, buying + rows.start
         t.churn_clock[rows], t.buy_clock[rows] = churn, buy
@@ -356,8 +361,10 @@ class ArrayCustomers:
     def end_day(self, day: int) -> None:
         """Offers expire; fatigue, mood and message effects fade overnight."""
         t = self.t
-        if day <= self._last_expiry:
-            self._close_offers(np.flatnonzero(t.offer_expiry == day))
+        ending = self._expiring.pop(day, None)
+        if ending is not None:  # unless a better offer has replaced hers since
+            rows = np.concatenate(ending)
+            self._close_offers(rows[t.offer_expiry[rows] == day])
         for rows in self._working():
             for column, keep in (
                 (t.fatigue_total, self.fatigue_keep),
