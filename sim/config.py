@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -170,9 +171,15 @@ CHOICES = {
 }
 
 
+@functools.cache
+def _type_hints(schema: type) -> dict[str, Any]:
+    """A settings class's field types (resolving them is slow, and every run validates)."""
+    return typing.get_type_hints(schema)
+
+
 def _walk(schema: type, node: Any, prefix: str) -> None:
     """Check ranges and choices of `node` against `schema`, recursing into nested settings."""
-    hints = typing.get_type_hints(schema)
+    hints = _type_hints(schema)
     for f in dataclasses.fields(schema):
         key, value, kind = f"{prefix}{f.name}", node.get(f.name), hints[f.name]
         lo, hi = f.metadata.get("range", (None, None))
