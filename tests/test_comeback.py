@@ -1,6 +1,7 @@
 """Sleepers come back: those who left return at `population.comeback_rate_per_year`."""
 
 import numpy as np
+import pytest
 
 from tests.conftest import run
 
@@ -34,3 +35,18 @@ def test_comebacks_raise_the_silent_customers_buy_again_rate():
     off = run("customers=5000", "days=365", "population.comeback_rate_per_year=0").metrics
     on = run("customers=5000", "days=365", "population.comeback_rate_per_year=0.5").metrics
     assert on["silent_6_9m_buy_again_39w"] > off["silent_6_9m_buy_again_39w"] + 0.05
+
+
+def test_a_gone_customers_mood_fades_overnight_in_both_implementations():
+    """The fast path skips those who left before day 0 until something touches them; a call
+    she answers does, and from then on her mood fades like everyone's."""
+    for implementation in ("fast", "reference"):
+        model = run("customers=400", "days=2", f"implementation={implementation}").model
+        gone = int(np.flatnonzero(~model.outcome.alive_start)[0])
+        model.customers.change_satisfaction(np.array([gone]), 1.0)
+        model.customers.end_day(model.days)
+        if implementation == "fast":
+            mood = model.customers.t.satisfaction[gone]
+        else:
+            mood = model.customers.agents[gone].satisfaction
+        assert mood == pytest.approx(model.customers.satisfaction_keep), implementation
