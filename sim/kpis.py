@@ -1,7 +1,8 @@
 """Every KPI, defined once, for any group of customers (the whole store, treated, holdout).
 
-A KPI is computed from per-customer tallies kept by the model (`StoreModel.outcome`) and the
-store's record at the end of the run, so the same definitions serve the whole run, the
+A KPI is computed from per-customer tallies at the end of the run: sales summed from the
+transactions log (`sales`), the facts only the model knows (`StoreModel.outcome`: churn,
+costs, opt-outs) and the store's record, so the same definitions serve the whole run, the
 treated arm and the holdout arm. The README's glossary repeats `GLOSSARY`.
 """
 
@@ -48,27 +49,47 @@ COHORT_DAYS = 273  # 39 weeks, the CDNOW calibration and forecast windows
 SILENT_FROM, SILENT_TO = 183, 274  # 6 to 9 months silent
 
 
+def sales(model: StoreModel) -> dict[str, np.ndarray]:
+    """Each customer's sales, summed from the transactions log in its order (the same sums,
+    to the last bit, as tallies kept purchase by purchase)."""
+    tx, n = model.ledger.transactions, model.outcome.n
+    customer, day = tx.column("customer"), tx.column("day")
+    list_amount, paid = tx.column("list_amount"), tx.column("paid")
+    discount = list_amount - paid
+    margin = list_amount * model.store.gross_margin - discount
+    last_year = day >= model.days - 365
+    return {
+        "revenue": np.bincount(customer, paid, n),
+        "list_spend": np.bincount(customer, list_amount, n),
+        "discount_cost": np.bincount(customer, discount, n),
+        "transactions": np.bincount(customer, minlength=n),
+        "items": np.bincount(customer, tx.column("items"), n).astype(np.int64),
+        "spend_last_year": np.bincount(customer[last_year], paid[last_year], n),
+        "margin_pv": np.bincount(customer, margin * model.present_value[day], n),
+    }
+
+
 def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, float]:
     """KPIs of the customers selected by the boolean mask `group` (all customers if None)."""
-    o, record = model.outcome, model.ledger.record
+    o, record, s = model.outcome, model.ledger.record, sales(model)
     g = np.ones(o.n, dtype=bool) if group is None else group
     n = int(g.sum())
-    revenue = float(o.revenue[g].sum())
-    transactions = int(o.transactions[g].sum())
-    gross = float(o.list_spend[g].sum()) * model.store.gross_margin
+    revenue = float(s["revenue"][g].sum())
+    transactions = int(s["transactions"][g].sum())
+    gross = float(s["list_spend"][g].sum()) * model.store.gross_margin
     messages = record.messages[g]  # per channel
     costs = {
         "message_cost": float((messages.sum(axis=0) * model.channels.cost).sum()),
-        "discount_cost": float(o.discount_cost[g].sum()),
+        "discount_cost": float(s["discount_cost"][g].sum()),
         "staff_cost": float(o.staff_cost[g].sum()),
     }
     marketing = sum(costs.values())
-    buyers = o.transactions[g] >= 1
+    buyers = s["transactions"][g] >= 1
     alive_start = o.alive_start[g]
     silent_at_end = model.days - record.last_purchase_day[g] >= SLEEPING_DAYS
     was_sleeping = o.reactivated[g] | silent_at_end
     window = min(model.days, 365)
-    vip = o.spend_last_year[g] * (365 / window) >= model.store.vip_spend_threshold
+    vip = s["spend_last_year"][g] * (365 / window) >= model.store.vip_spend_threshold
     return {
         "customers": n,
         "new_customers": int((o.joined_day[g] > 0).sum()),
@@ -78,14 +99,14 @@ def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, flo
         "net_profit": gross - marketing,
         "transactions": transactions,
         "aov": _ratio(revenue, transactions),
-        "items_per_transaction": _ratio(float(o.items[g].sum()), transactions),
-        "repurchase_rate": _ratio((o.transactions[g] >= 2).sum(), buyers.sum()),
+        "items_per_transaction": _ratio(float(s["items"][g].sum()), transactions),
+        "repurchase_rate": _ratio((s["transactions"][g] >= 2).sum(), buyers.sum()),
         "churn_rate": _ratio((o.churned[g] & alive_start).sum(), alive_start.sum()),
         "lapsed_rate": _ratio(silent_at_end.sum(), n),
         "reactivation_rate": _ratio(o.reactivated[g].sum(), was_sleeping.sum()),
-        "clv": _ratio(float(o.npv[g].sum()), n),
+        "clv": _ratio(float(s["margin_pv"][g].sum() - o.cost_pv[g].sum()), n),
         "vip_share": _ratio(vip.sum(), n),
-        "vip_revenue_share": _ratio(float(o.revenue[g][vip].sum()), revenue),
+        "vip_revenue_share": _ratio(float(s["revenue"][g][vip].sum()), revenue),
         "messages_sent": int(messages.sum()),
         "opt_out_rate": _ratio(o.opted_out[g].sum(), n),
         "complaints": int(o.complaints[g].sum()),
@@ -98,16 +119,16 @@ def per_customer(model: StoreModel) -> dict[str, np.ndarray]:
     """Per-customer values behind the money KPIs, one entry per customer row: summed over a
     group they give its `revenue`, `gross_profit`, `marketing_cost` and `net_profit` (message
     costs are each channel's messages times its cost). `transactions` counts her purchases."""
-    o, record = model.outcome, model.ledger.record
-    gross = o.list_spend * model.store.gross_margin
+    o, record, s = model.outcome, model.ledger.record, sales(model)
+    gross = s["list_spend"] * model.store.gross_margin
     message_cost = record.messages @ model.channels.cost
-    marketing = message_cost + o.discount_cost + o.staff_cost
+    marketing = message_cost + s["discount_cost"] + o.staff_cost
     return {
-        "revenue": o.revenue.astype(np.float64),
+        "revenue": s["revenue"],
         "gross_profit": gross,
         "marketing_cost": marketing,
         "net_profit": gross - marketing,
-        "transactions": o.transactions.astype(np.int64),
+        "transactions": s["transactions"].astype(np.int64),
     }
 
 

@@ -101,7 +101,8 @@ class StoreModel(mesa.Model):
         advisors = max(round(staffing), 1) if staffing > 0 else 0
         hours_each = self.staff_cfg.hours_per_day * staffing / advisors if advisors else 0.0
         self.staff = StaffDesk(advisors, hours_each, self.staff_cfg.max_wait_days)
-        self._present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
+        # a day's money in day-0 terms (CLV)
+        self.present_value = (1.0 / self.store.daily_discount) ** np.arange(days + 1)
         newcomers, self._newcomer_rows = self._schedule_newcomers(customers, days)
         friend_pool = self._friend_pool(customers, days)
         self._friend_pool_size = len(friend_pool)
@@ -321,7 +322,7 @@ class StoreModel(mesa.Model):
         )
         out, record = self.outcome, self.ledger.record
         if ch.cost[c]:
-            out.npv[idx] -= ch.cost[c] * self._present_value[d]
+            out.cost_pv[idx] += ch.cost[c] * self.present_value[d]
         record.messages[idx, c] += 1
         record.last_message_day[idx, c] = d
         read_seen = reception.read.astype(np.int8) if ch.reports_reads[c] else np.int8(-1)
@@ -350,7 +351,9 @@ class StoreModel(mesa.Model):
             hours = np.array([t.hours for t in finished])
             np.add.at(self.outcome.staff_cost, who, hours * self.staff_cfg.hourly_cost)
             np.add.at(
-                self.outcome.npv, who, -hours * self.staff_cfg.hourly_cost * self._present_value[d]
+                self.outcome.cost_pv,
+                who,
+                hours * self.staff_cfg.hourly_cost * self.present_value[d],
             )
         complaints = [t for t in finished if t.kind == COMPLAINT]
         if complaints:
@@ -411,20 +414,9 @@ class StoreModel(mesa.Model):
         offer_batch: np.ndarray | int,
         d: int,
     ) -> None:
-        """Sales into the outcome tallies and the transactions log. `i` is the buyers' rows,
-        or the slice of newcomers' fresh rows (they join with a purchase every day: a slice
-        keeps that cheap)."""
-        out = self.outcome
-        discount = list_amount - paid
-        out.revenue[i] += paid
-        out.list_spend[i] += list_amount
-        out.discount_cost[i] += discount
-        out.transactions[i] += 1
-        out.items[i] += items
-        if d >= self.days - 365:
-            out.spend_last_year[i] += paid
-        margin = list_amount * self.store.gross_margin - discount
-        out.npv[i] += margin * self._present_value[d]
+        """Sales into the transactions log, from which `sim.kpis.sales` sums each customer's
+        tallies once at the end. `i` is the buyers' rows, or the slice of newcomers' fresh
+        rows (they join with a purchase every day: a slice keeps that cheap)."""
         self.ledger.transactions.append(
             customer=np.arange(i.start, i.stop) if isinstance(i, slice) else i,
             day=d,
@@ -461,12 +453,12 @@ def _first_occurrence(idx: np.ndarray) -> np.ndarray:
 
 
 def _outcome_table(capacity: int) -> Table:
-    """Per-customer tallies from which every KPI is computed, for any group of customers."""
+    """Per-customer facts only the model knows, kept as the run goes; with the sales in the
+    transactions log they give every KPI, for any group of customers (`sim.kpis`)."""
     t = Table(capacity)
-    for name in ("revenue", "list_spend", "discount_cost", "staff_cost", "npv"):
-        t.add(name, np.float64)
-    t.add("spend_last_year", np.float64)
-    for name in ("transactions", "items", "complaints", "revived"):
+    t.add("staff_cost", np.float64)  # advisor time spent on her (complaints, calls)
+    t.add("cost_pv", np.float64)  # message and staff costs, discounted to day 0 (for CLV)
+    for name in ("complaints", "revived"):
         t.add(name, np.int32)
     for name in ("opted_out", "churned", "reactivated", "alive_start", "holdout"):
         t.add(name, bool)
