@@ -122,12 +122,15 @@ class ArrayCustomers:
             generic_relevance=rules.generic_relevance(customers.affinity, self.mix),
             referral=customers.referral,
             alive=customers.alive,
-            churn_clock=np.where(customers.alive, customers.churn_clock, np.inf),
-            buy_clock=np.where(customers.alive, customers.buy_clock, np.inf),
+            churn_clock=customers.churn_clock,
+            buy_clock=customers.buy_clock,
             comeback_clock=customers.comeback_clock,
             visit_rate=customers.lam,
         )
-        gone = np.flatnonzero(~customers.alive)  # left before day 0 (the base only)
+        gone = (~customers.alive).nonzero()[0]  # left before day 0 (the base only)
+        if len(gone):
+            self.t.churn_clock[rows.start + gone] = np.inf  # neither clock fires for her
+            self.t.buy_clock[rows.start + gone] = np.inf
         if len(gone) and self.comeback_rate > 0:
             back = rules.comeback_day(day, customers.comeback_clock[gone], self.comeback_rate)
             self._schedule_comebacks(rows.start + gone, back)

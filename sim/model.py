@@ -245,8 +245,7 @@ class StoreModel(mesa.Model):
                 f"{type(self.strategy).__name__}.decide must return sim.actions.Actions, "
                 f"not {type(actions).__name__}"
             )
-        n = self.ledger.record.n
-        treated = ~self.outcome.holdout
+        n, holdout = self.ledger.record.n, self.outcome.holdout
         messages = []
         for batch in actions.messages:
             c = self.channels.index(batch.channel)
@@ -258,12 +257,12 @@ class StoreModel(mesa.Model):
             record = self.ledger.record
             keep = record.reachable[idx, c] & ~record.opted_out[idx, c]
             if self.holdout_share > 0:
-                keep &= treated[idx]
+                keep &= ~holdout[idx]
             messages.append(batch.subset(keep))
         loyalty = []
         for update in actions.loyalty:
             _check_rows(np.asarray(update.customers), n, "loyalty update")
-            loyalty.append(update.subset(treated[np.asarray(update.customers)]))
+            loyalty.append(update.subset(~holdout[np.asarray(update.customers)]))
         return Actions(messages=messages, loyalty=loyalty)
 
     def _apply_loyalty(self, update: LoyaltyUpdate, d: int) -> None:

@@ -21,6 +21,12 @@ def test_a_few_keys_hash_as_many_do():
     many = s.exponential("churn", keys, day=40)
     for n in range(1, 12):
         assert np.array_equal(s.exponential("churn", keys[-n:], day=40), many[-n:])
+    # slots: one for all keys, a few per draw (a purchase's), or one per key (many)
+    matrix = s.uniform_matrix("purchase", keys, 40, np.arange(7))
+    for slot in range(7):
+        assert np.array_equal(matrix[:, slot], s.uniform("purchase", keys, 40, slot))
+    per_key = s.uniform("purchase", keys, 40, np.full(len(keys), 5))
+    assert np.array_equal(per_key, matrix[:, 5])
 
 
 def test_draws_are_uniform_and_purposes_independent():
