@@ -235,7 +235,7 @@ class AgentCustomers:
         for row, change in zip(customers, np.broadcast_to(delta, len(customers)), strict=True):
             self.agents[row].satisfaction += float(change)
 
-    def set_cold(self, rows: slice) -> None:
+    def set_cold(self, count: int) -> None:
         """Agents who left before day 0 simply return at once from `step`."""
 
     def set_recognised(self, customers: np.ndarray, recognised: np.ndarray) -> None:

@@ -76,8 +76,9 @@ class CustomerEngine(Protocol):
 
     def change_satisfaction(self, customers: np.ndarray, delta: np.ndarray) -> None: ...
 
-    def set_cold(self, rows: slice) -> None:
-        """Rows of customers who left before day 0, which daily work may skip."""
+    def set_cold(self, count: int) -> None:
+        """The first `count` rows are customers who left before day 0: daily work may skip
+        them."""
 
     def set_recognised(self, customers: np.ndarray, recognised: np.ndarray) -> None:
         """Recognition (a loyalty tier) lowers her churn hazard while she holds it."""

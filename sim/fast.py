@@ -102,7 +102,7 @@ class ArrayCustomers:
             FATIGUE_MEMORY_DAYS + 1, dtype=np.float32
         )
         self._scratch = np.empty((2, 0), dtype=np.float32)
-        self._cold = slice(0, 0)  # rows dead since before day 0 (see set_cold)
+        self._cold = 0  # the first rows, dead since before day 0 (see set_cold)
         self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): see set_cold
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
@@ -166,7 +166,7 @@ class ArrayCustomers:
     def _thaw(self, rows: np.ndarray) -> None:
         """Cold rows (gone before day 0) that are back, or whose state moved, join the daily
         clocks and the overnight fading."""
-        cold = rows[(rows >= self._cold.start) & (rows < self._cold.stop)]
+        cold = rows[rows < self._cold]
         if len(cold):
             self._thawed = np.union1d(self._thawed, cold)
 
@@ -250,22 +250,22 @@ class ArrayCustomers:
         self.t.recognised[idx] = recognised
         self._anyone_recognised = bool(self.t.recognised.any())
 
-    def set_cold(self, rows: slice) -> None:
-        """Rows of customers who left before day 0: the daily clocks skip them until an
-        offer brings one back (the store does not know who they are; the model does).
+    def set_cold(self, count: int) -> None:
+        """The first `count` rows are customers who left before day 0: the daily clocks skip
+        them until an offer brings one back (the store does not know who they are; the
+        model does).
 
         Those due back on their own during the run are thawed at once: their clocks stand at
         +inf until they return, which costs less than thawing them one day at a time."""
-        self._cold = rows
-        due = np.flatnonzero(self.t.comeback_day[rows] != rules.NEVER_BACK)
-        self._thawed = np.union1d(self._thawed, rows.start + due)
+        self._cold = count
+        due = np.flatnonzero(self.t.comeback_day[:count] != rules.NEVER_BACK)
+        self._thawed = np.union1d(self._thawed, due)
 
     def _working(self) -> list[slice | np.ndarray]:
         """The rows the daily clocks run over: everyone but the cold block, and the cold
         customers an offer or a comeback brought back."""
-        n, cold = self.t.n, self._cold
-        spans = [r for r in (slice(0, cold.start), slice(cold.stop, n)) if r.stop > r.start]
-        return [*spans, self._thawed] if len(self._thawed) else spans
+        span = [slice(self._cold, self.t.n)] if self.t.n > self._cold else []
+        return [*span, self._thawed] if len(self._thawed) else span
 
     def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
         """One day of the churn and visit clocks; returns (churned today, buying today)."""

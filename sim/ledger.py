@@ -23,9 +23,9 @@ class EventLog:
     """An append-only log of events: growing columns, written in bulk (a day's purchases or
     a send's messages at a time)."""
 
-    def __init__(self, columns: dict[str, Any]) -> None:
+    def __init__(self, columns: dict[str, Any], capacity: int) -> None:
         self.dtypes = columns
-        self._events = Table(1024)
+        self._events = Table(capacity)
         for name, dtype in columns.items():
             self._events.add(name, dtype)
 
@@ -80,7 +80,8 @@ class Ledger:
                 "items": np.int16,
                 "style": np.int8,
                 "offer_batch": np.int32,
-            }
+            },
+            capacity,  # one row per customer to start: logs grow by doubling
         )
         self.message_batches: list[dict[str, Any]] = []
         self.messages = EventLog(
@@ -90,14 +91,19 @@ class Ledger:
                 "batch": np.int32,
                 "style": np.int8,
                 "read": np.int8,  # 1 read, 0 not read, -1 the channel does not tell
-            }
+            },
+            capacity,
         )
-        self.opt_outs = EventLog({"customer": np.int32, "day": np.int32, "channel": np.int8})
+        self.opt_outs = EventLog(
+            {"customer": np.int32, "day": np.int32, "channel": np.int8}, capacity // 16
+        )
         self.complaints = EventLog(
-            {"customer": np.int32, "day": np.int32, "handled_day": np.int32, "abandoned": bool}
+            {"customer": np.int32, "day": np.int32, "handled_day": np.int32, "abandoned": bool},
+            capacity // 16,
         )
         self.loyalty = EventLog(
-            {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8}
+            {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8},
+            capacity // 16,
         )
 
     def add_customers(self, customers, referrer: np.ndarray | None = None) -> None:

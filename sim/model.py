@@ -113,7 +113,7 @@ class StoreModel(mesa.Model):
         self._join(base, day=0, first_purchase_today=False)
         alive_rows = np.flatnonzero(base.alive)
         first_alive = alive_rows[0] if len(alive_rows) else len(base)
-        self.customers.set_cold(slice(0, int(first_alive)))  # the base's dead head
+        self.customers.set_cold(int(first_alive))  # the base's dead head
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
         # one table row a day: Mesa's model reporters would deep-copy each value every day
@@ -346,25 +346,7 @@ class StoreModel(mesa.Model):
         """Advisors work today's queue; handled and abandoned tasks take effect."""
         finished, given_up = self.staff.work_day(d)
         if finished:
-            who = np.array([t.customer for t in finished])
-            hours = np.array([t.hours for t in finished])
-            np.add.at(self.outcome.staff_cost, who, hours * self.staff_cfg.hourly_cost)
-            np.add.at(
-                self.outcome.cost_pv,
-                who,
-                hours * self.staff_cfg.hourly_cost * self.present_value[d],
-            )
-        complaints = [t for t in finished if t.kind == COMPLAINT]
-        if complaints:
-            who = np.array([t.customer for t in complaints])
-            created = np.array([t.created_day for t in complaints])
-            done = np.array([t.done_day for t in complaints])
-            delta = rules.complaint_outcome(done - created, self.staff_cfg, self.b)
-            self.customers.change_satisfaction(who, delta)
-            self.ledger.complaints.append(
-                customer=who, day=created, handled_day=done, abandoned=False
-            )
-        self._calls_made([t for t in finished if t.kind == CALL], d)
+            self._tasks_done(finished, d)
         dropped = [t for t in given_up if t.kind == COMPLAINT]
         if dropped:
             who = np.array([t.customer for t in dropped])
@@ -375,6 +357,28 @@ class StoreModel(mesa.Model):
                 handled_day=-1,
                 abandoned=True,
             )
+
+    def _tasks_done(self, finished: list[Task], d: int) -> None:
+        """Advisor time is paid; handled complaints restore satisfaction; calls are made."""
+        who = np.array([t.customer for t in finished])
+        hours = np.array([t.hours for t in finished])
+        np.add.at(self.outcome.staff_cost, who, hours * self.staff_cfg.hourly_cost)
+        np.add.at(
+            self.outcome.cost_pv, who, hours * self.staff_cfg.hourly_cost * self.present_value[d]
+        )
+        complaints = [t for t in finished if t.kind == COMPLAINT]
+        if complaints:
+            who = np.array([t.customer for t in complaints])
+            created = np.array([t.created_day for t in complaints])
+            done = np.array([t.done_day for t in complaints])
+            delta = rules.complaint_outcome(done - created, self.staff_cfg, self.b)
+            self.customers.change_satisfaction(who, delta)
+            self.ledger.complaints.append(
+                customer=who, day=created, handled_day=done, abandoned=False
+            )
+        calls = [t for t in finished if t.kind == CALL]
+        if calls:
+            self._calls_made(calls, d)
 
     def _calls_made(self, calls: list[Task], d: int) -> None:
         """Advisor calls made today, delivered like messages, one delivery per campaign (each
@@ -426,15 +430,16 @@ class StoreModel(mesa.Model):
             offer_batch=offer_batch,
         )
         self.today["transactions"] += len(paid)
-        self.today["revenue"] += float(paid.sum())
+        self.today["revenue"] += float(np.add.reduce(paid))
 
     def _after_purchase(self, b: Baskets, d: int) -> None:
         """Complaints queue for staff; satisfied customers bring friends tomorrow."""
         complainers = b.buyers[b.complaint]
-        self.customers.change_satisfaction(complainers, -self.b.complaint_hit)
-        self.outcome.complaints[complainers] += 1
-        for customer in complainers:
-            self.staff.submit(Task(COMPLAINT, int(customer), d, self.staff_cfg.complaint_hours))
+        if len(complainers):
+            self.customers.change_satisfaction(complainers, -self.b.complaint_hit)
+            self.outcome.complaints[complainers] += 1
+        for customer in complainers.tolist():
+            self.staff.submit(Task(COMPLAINT, customer, d, self.staff_cfg.complaint_hours))
         self.today["complaints"] = len(complainers)
         self._referrers = b.buyers[b.referral]
 
@@ -489,7 +494,7 @@ def _daily_reporters() -> dict[str, Any]:
         "complaints": lambda m: int(m.today["complaints"]),
         "staff_backlog": lambda m: m.staff.backlog,
         "mean_fatigue": lambda m: (
-            float(np.sum(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
+            float(np.add.reduce(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
         ),
         **{
             f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
