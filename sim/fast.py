@@ -69,6 +69,11 @@ class ArrayCustomers:
         self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
         self.satisfaction_keep = rules.daily_decay(self.b.satisfaction_half_life_days)
         self.boost_keep = rules.daily_decay(self.b.response_half_life_days)
+        # float32 0-d constants: numpy would convert a Python float on every call
+        b = self.b
+        self._fatigue_churn = np.array(b.fatigue_churn, dtype=np.float32)
+        self._satisfaction_churn = np.array(b.satisfaction_churn, dtype=np.float32)
+        self._recognition_churn = np.array(b.recognition_churn, dtype=np.float32)
         t = self.t = Table(capacity)
         # float32 where a day's arithmetic touches every customer: half the memory traffic.
         t.add("key", np.uint64)
@@ -181,8 +186,9 @@ class ArrayCustomers:
 
     def _channel_fatigue(self, idx: np.ndarray, channel: int, day: int) -> np.ndarray:
         t = self.t
-        age = np.minimum(day - t.fatigue_day[idx, channel], FATIGUE_MEMORY_DAYS)
-        return t.fatigue[idx, channel] * self._fatigue_left[age]
+        # one channel's column, then the customers: numpy's 2-D fancy indexing costs twice
+        age = np.minimum(day - t.fatigue_day[:, channel][idx], FATIGUE_MEMORY_DAYS)
+        return t.fatigue[:, channel][idx] * self._fatigue_left[age]
 
     def receive(self, d: Delivery) -> Reception:
         """Messages reach customers: some read them, which moves visits, offers and mood."""
@@ -201,8 +207,8 @@ class ArrayCustomers:
             rel = rules.styled_relevance(t.affinity[rows, d.style[here]], t.favourite[rows])
         added = rules.message_fatigue(d.fatigue_weight, rel, d.personal, b)
         tired = fatigue[here] + added
-        t.fatigue[rows, d.channel] = tired
-        t.fatigue_day[rows, d.channel] = d.day
+        t.fatigue[:, d.channel][rows] = tired
+        t.fatigue_day[:, d.channel][rows] = d.day
         t.fatigue_total[rows] += added
         opted_out = np.zeros(len(idx), dtype=bool)
         opted_out[here] = u_opt[here] < rules.opt_out_probability(d.opt_out_rate, tired, b)
@@ -271,12 +277,13 @@ class ArrayCustomers:
         """One day of the churn and visit clocks; returns (churned today, buying today)."""
         if self._comebacks:
             self._come_back(day)
-        parts = [self._clocks(rows, visit_lift) for rows in self._working()]
-        if len(parts) == 1:  # one span: its rows come out in order
+        # thawed rows first: they lie before the span, so buyers come out in row order
+        parts = [self._clocks(rows, visit_lift) for rows in reversed(self._working())]
+        if len(parts) == 1:
             churned, buyers = parts[0]
         else:
             churned = np.concatenate([p[0] for p in parts])
-            buyers = np.sort(np.concatenate([p[1] for p in parts]))
+            buyers = np.concatenate([p[1] for p in parts])
         self.t.alive[churned] = False
         if len(churned) and self.comeback_rate > 0:
             clock = self.t.comeback_clock[churned]
@@ -290,17 +297,17 @@ class ArrayCustomers:
         copies, written back). This is the loop every customer-day pays, so it works over
         preallocated buffers, and a churned customer's clocks stand at +inf so that neither
         fires again without a mask."""
-        t, b = self.t, self.b
+        t = self.t
         churn, buy = t.churn_clock[rows], t.buy_clock[rows]
         n = len(churn)
         if self._scratch.shape[1] < n:
             self._scratch = np.empty((2, t.capacity), dtype=np.float32)
         x, y = self._scratch[0, :n], self._scratch[1, :n]
         # hazard multiplier (see behaviour.hazard_multiplier), then spend the churn clock
-        np.multiply(t.fatigue_total[rows], b.fatigue_churn, out=x)
-        x -= np.multiply(t.satisfaction[rows], b.satisfaction_churn, out=y)
+        np.multiply(t.fatigue_total[rows], self._fatigue_churn, out=x)
+        x -= np.multiply(t.satisfaction[rows], self._satisfaction_churn, out=y)
         if self._anyone_recognised:
-            x -= np.multiply(t.recognised[rows], b.recognition_churn, out=y)
+            x -= np.multiply(t.recognised[rows], self._recognition_churn, out=y)
         np.exp(x, out=x)
         x *= t.mu[rows]
         churn -= x

@@ -255,7 +255,7 @@ class StoreModel(mesa.Model):
                 batch = batch.subset(_first_occurrence(idx))
                 idx = batch.customers
             record = self.ledger.record
-            keep = record.reachable[idx, c] & ~record.opted_out[idx, c]
+            keep = record.reachable[:, c][idx] & ~record.opted_out[:, c][idx]
             if self.holdout_share > 0:
                 keep &= ~holdout[idx]
             messages.append(batch.subset(keep))
@@ -322,8 +322,8 @@ class StoreModel(mesa.Model):
         out, record = self.outcome, self.ledger.record
         if ch.cost[c]:
             out.cost_pv[idx] += ch.cost[c] * self.present_value[d]
-        record.messages[idx, c] += 1
-        record.last_message_day[idx, c] = d
+        record.messages[:, c][idx] += 1  # a channel's column first: cheaper than [idx, c]
+        record.last_message_day[:, c][idx] = d
         read_seen = reception.read.astype(np.int8) if ch.reports_reads[c] else np.int8(-1)
         self.ledger.messages.append(
             customer=idx,
@@ -333,7 +333,7 @@ class StoreModel(mesa.Model):
             read=read_seen,
         )
         quitters = idx[reception.opted_out]
-        record.opted_out[quitters, c] = True
+        record.opted_out[:, c][quitters] = True
         out.opted_out[quitters] = True
         self.ledger.opt_outs.append(customer=quitters, day=d, channel=c)
         out.revived[idx[reception.revived]] += 1
