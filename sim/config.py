@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -181,7 +181,7 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
     """Check ranges and choices of `node` against `schema`, recursing into nested settings."""
     hints = _type_hints(schema)
     for f in dataclasses.fields(schema):
-        key, value, kind = f"{prefix}{f.name}", node.get(f.name), hints[f.name]
+        key, value, kind = f"{prefix}{f.name}", getattr(node, f.name), hints[f.name]
         lo, hi = f.metadata.get("range", (None, None))
         if isinstance(value, int | float) and not isinstance(value, bool):
             out = not math.isfinite(value)
@@ -201,13 +201,15 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
                 _walk(typing.get_args(kind)[1], item, f"{key}.{name}.")
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject settings that would make the simulation meaningless, naming the key.
+def validate(cfg: DictConfig) -> Config:
+    """Reject settings that would make the simulation meaningless, naming the key; return
+    them as plain dataclasses (what a run reads: attribute access is cheap there).
 
     Hydra's schema already rejects unknown keys and wrong types; this adds the ranges and the
     relations between settings (e.g. a style mix that matches the list of styles).
     """
-    _walk(Config, cfg, "")
+    run = OmegaConf.to_object(cfg)
+    _walk(Config, run, "")  # the plain objects: reading DictConfig nodes one by one is slow
     store = cfg.store
     if len(store.style_mix) != len(store.styles):
         raise ConfigError(
@@ -246,6 +248,7 @@ def validate(cfg: DictConfig) -> None:
             "cap has no _target_: pick one from configs/cap (cap=none, cap=weekly) or give "
             "cap._target_=strategies.caps.FrequencyCap"
         )
+    return run
 
 
 def register_schema() -> None:

@@ -287,9 +287,11 @@ class ArrayCustomers:
         self.t.alive[churned] = False
         if len(churned) and self.comeback_rate > 0:
             clock = self.t.comeback_clock[churned]
-            self._schedule_comebacks(
-                churned, rules.comeback_day(day + 1, clock, self.comeback_rate)
-            )
+            # most come back after the run (rules.comeback_day): drop them before the rest
+            soon = clock / self.comeback_rate < self.horizon - day - 1
+            if soon.any():
+                back = rules.comeback_day(day + 1, clock[soon], self.comeback_rate)
+                self._schedule_comebacks(churned[soon], back)
         return churned, buyers
 
     def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:

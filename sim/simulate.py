@@ -89,11 +89,10 @@ def simulate(
     """
     if OmegaConf.get_type(cfg) is not Config:  # a config saved as YAML: give it the schema
         cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-    validate(cfg)
+    run = validate(cfg)
     if strategy is not None:
         check_strategy(strategy, cfg)
         strategy = apply_cap(strategy, cfg)
-    run = OmegaConf.to_object(cfg)  # plain dataclasses: attribute access in the hot path is cheap
     model = StoreModel(
         customers=run.customers,
         days=run.days,
