@@ -208,6 +208,8 @@ def validate(cfg: DictConfig) -> Config:
     Hydra's schema already rejects unknown keys and wrong types; this adds the ranges and the
     relations between settings (e.g. a style mix that matches the list of styles).
     """
+    if OmegaConf.get_type(cfg) is not Config:  # e.g. built from a dict: give it the schema
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
     run = OmegaConf.to_object(cfg)
     _walk(Config, run, "")  # the plain objects: reading DictConfig nodes one by one is slow
     store = cfg.store
