@@ -109,6 +109,7 @@ class ArrayCustomers:
         self._scratch = np.empty((2, 0), dtype=np.float32)
         self._cold = 0  # the first rows, dead since before day 0 (see set_cold)
         self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): see set_cold
+        self._is_thawed = np.zeros(0, dtype=bool)  # per cold row: is she in _thawed?
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
         self._expiring: dict[int, list[np.ndarray]] = {}  # day -> rows whose offer ends then
@@ -172,8 +173,10 @@ class ArrayCustomers:
         """Cold rows (gone before day 0) that are back, or whose state moved, join the daily
         clocks and the overnight fading."""
         cold = rows[rows < self._cold]
-        if len(cold):
-            self._thawed = np.union1d(self._thawed, cold)
+        new = cold[~self._is_thawed[cold]]  # most are back already: no re-sort for them
+        if len(new):
+            self._is_thawed[new] = True
+            self._thawed = np.union1d(self._thawed, new)
 
     def keys(self) -> np.ndarray:
         return self.t.key
@@ -264,8 +267,8 @@ class ArrayCustomers:
         Those due back on their own during the run are thawed at once: their clocks stand at
         +inf until they return, which costs less than thawing them one day at a time."""
         self._cold = count
-        due = np.flatnonzero(self.t.comeback_day[:count] != rules.NEVER_BACK)
-        self._thawed = np.union1d(self._thawed, due)
+        self._is_thawed = np.zeros(count, dtype=bool)
+        self._thaw(np.flatnonzero(self.t.comeback_day[:count] != rules.NEVER_BACK))
 
     def _working(self) -> list[slice | np.ndarray]:
         """The rows the daily clocks run over: everyone but the cold block, and the cold

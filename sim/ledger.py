@@ -20,34 +20,59 @@ NEVER = -(10**6)  # "day" of something that never happened, far before any real 
 
 
 class EventLog:
-    """An append-only log of events: growing columns, written in bulk (a day's purchases or
-    a send's messages at a time)."""
+    """An append-only log of events stored as column chunks, one per append (a day's
+    purchases or a send's messages): appending allocates only what is added, so a long run's
+    message log never holds a doubled copy of itself."""
 
-    def __init__(self, columns: dict[str, Any], capacity: int) -> None:
+    def __init__(self, columns: dict[str, Any]) -> None:
         self.dtypes = columns
-        self._events = Table(capacity)
-        for name, dtype in columns.items():
-            self._events.add(name, dtype)
-
-    def __len__(self) -> int:
-        return self._events.n
+        self._chunks: list[dict[str, np.ndarray]] = []
 
     def append(self, **columns: np.ndarray | int | float) -> None:
         """Add events: each column an array of one value per event, or one value for all."""
-        self._events.append(**columns)
+        arrays = [v for v in columns.values() if isinstance(v, np.ndarray) and v.ndim]
+        size = len(arrays[0]) if arrays else 1
+        if any(len(v) != size for v in arrays):
+            raise ValueError(f"event columns differ in length: {sorted({len(v) for v in arrays})}")
+        if size == 0:
+            return
+        chunk = {}
+        for name, dtype in self.dtypes.items():  # a copy each: callers may reuse their arrays
+            value = columns[name]
+            if isinstance(value, np.ndarray) and value.ndim:
+                chunk[name] = value.astype(dtype)
+            else:
+                chunk[name] = np.full(size, value, dtype)
+        self._chunks.append(chunk)
 
     def column(self, name: str) -> np.ndarray:
-        return getattr(self._events, name).copy()
+        if not self._chunks:
+            return np.empty(0, dtype=self.dtypes[name])
+        return np.concatenate([c[name] for c in self._chunks])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: self.column(name) for name in self.dtypes})
 
     def since(self, day: int) -> dict[str, np.ndarray]:
-        """Events on or after `day` (views): a binary search, so the cost is that of the
+        """Events on or after `day`, reading chunks from the end: the cost is that of the
         recent events only, however long the log. For logs appended in day order
         (transactions, messages, opt-outs, loyalty), which is how the model writes them."""
-        first = int(np.searchsorted(self._events.day, day))
-        return {name: getattr(self._events, name)[first:] for name in self.dtypes}
+        recent = []
+        for chunk in reversed(self._chunks):
+            days = chunk["day"]
+            if days[-1] < day:
+                break
+            recent.append(chunk if days[0] >= day else _rows(chunk, days >= day))
+            if days[0] < day:
+                break
+        if not recent:
+            return {name: np.empty(0, dtype=dtype) for name, dtype in self.dtypes.items()}
+        recent.reverse()
+        return {name: np.concatenate([c[name] for c in recent]) for name in self.dtypes}
+
+
+def _rows(chunk: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[keep] for name, values in chunk.items()}
 
 
 class Ledger:
@@ -80,8 +105,7 @@ class Ledger:
                 "items": np.int16,
                 "style": np.int8,
                 "offer_batch": np.int32,
-            },
-            capacity,  # one row per customer to start: logs grow by doubling
+            }
         )
         self.message_batches: list[dict[str, Any]] = []
         self.messages = EventLog(
@@ -91,19 +115,14 @@ class Ledger:
                 "batch": np.int32,
                 "style": np.int8,
                 "read": np.int8,  # 1 read, 0 not read, -1 the channel does not tell
-            },
-            capacity,
+            }
         )
-        self.opt_outs = EventLog(
-            {"customer": np.int32, "day": np.int32, "channel": np.int8}, capacity // 16
-        )
+        self.opt_outs = EventLog({"customer": np.int32, "day": np.int32, "channel": np.int8})
         self.complaints = EventLog(
-            {"customer": np.int32, "day": np.int32, "handled_day": np.int32, "abandoned": bool},
-            capacity // 16,
+            {"customer": np.int32, "day": np.int32, "handled_day": np.int32, "abandoned": bool}
         )
         self.loyalty = EventLog(
-            {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8},
-            capacity // 16,
+            {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8}
         )
 
     def add_customers(self, customers, referrer: np.ndarray | None = None) -> None:

@@ -31,10 +31,9 @@ class Table:
         self._fill[name] = fill
         self._refresh_views()
 
-    def append(self, **values: np.ndarray | int | float) -> slice:
-        """Add rows; `values` gives some columns (an array of one value per row, or one value
-        for all), the rest keep their fill value."""
-        sizes = {len(v) for v in values.values() if isinstance(v, np.ndarray) and v.ndim}
+    def append(self, **values: np.ndarray) -> slice:
+        """Add rows; `values` gives some columns, the rest keep their fill value."""
+        sizes = {len(v) for v in values.values()}
         if len(sizes) != 1:
             raise ValueError(f"appended columns need one common length, not {sorted(sizes)}")
         count = sizes.pop()
