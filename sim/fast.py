@@ -148,9 +148,9 @@ class ArrayCustomers:
             return
         rows, days = rows[soon], days[soon]
         self.t.comeback_day[rows] = days
-        order = np.argsort(days, kind="stable")
+        order = days.argsort(kind="stable")
         rows, days = rows[order], days[order]
-        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        starts = np.concatenate(([True], days[1:] != days[:-1])).nonzero()[0]
         for first, last in zip(starts, [*starts[1:], len(days)], strict=True):
             self._comebacks.setdefault(int(days[first]), []).append(rows[first:last])
 

@@ -41,8 +41,9 @@ class EventLog:
             value = columns[name]
             if isinstance(value, np.ndarray) and value.ndim:
                 chunk[name] = value.astype(dtype)
-            else:
-                chunk[name] = np.full(size, value, dtype)
+            else:  # one value for all (np.full costs twice as much for a day's few events)
+                chunk[name] = np.empty(size, dtype)
+                chunk[name].fill(value)
         self._chunks.append(chunk)
 
     def column(self, name: str) -> np.ndarray:

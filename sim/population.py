@@ -34,9 +34,9 @@ def gamma_from_uniform(u: np.ndarray, shape: float, rate: float | np.ndarray) ->
 
 def style_choice(u: np.ndarray, affinity: np.ndarray, mix: np.ndarray) -> np.ndarray:
     """The style she buys: the store's mix weighted by her affinity (inversion of one uniform)."""
-    cumulative = np.cumsum(affinity * mix, axis=-1)
+    cumulative = np.add.accumulate(affinity * mix, axis=-1)  # ufunc methods: no wrappers
     threshold = u * cumulative[..., -1]
-    return (cumulative[..., :-1] < threshold[..., None]).sum(axis=-1, dtype=np.int8)
+    return np.add.reduce(cumulative[..., :-1] < threshold[..., None], axis=-1, dtype=np.int8)
 
 
 @dataclass
