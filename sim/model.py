@@ -35,6 +35,15 @@ from sim.table import Table
 SLEEPING_DAYS = 180  # silent this long = sleeping (DOMAIN.md lifecycle stages)
 CALL_SLOT = 1_000  # draw slots for served calls, apart from the day's message batches
 TIER_LEVELS_REPORTED = (1, 2, 3)  # loyalty tiers counted in the daily series (silver..diamond)
+TALLIES = (  # today's counts in the daily series
+    "new_customers",
+    "transactions",
+    "revenue",
+    "messages",
+    "opt_outs",
+    "churned",
+    "complaints",
+)
 
 
 class StoreModel(mesa.Model):
@@ -108,7 +117,7 @@ class StoreModel(mesa.Model):
         self._friend_pool_size = len(friend_pool)
         self._joiners = Customers.concat([newcomers, friend_pool])  # everyone who may join
         self._referrers = np.empty(0, dtype=np.int64)  # rows of yesterday's referring buyers
-        self.today: dict[str, float] = {}
+        self.today: dict[str, float] = _new_day()
         self.tier_counts = np.zeros(128, dtype=np.int64)  # customers per loyalty tier (>0)
         self._join(base, day=0, first_purchase_today=False)
         alive_rows = np.flatnonzero(base.alive)
@@ -117,15 +126,12 @@ class StoreModel(mesa.Model):
         self.outcome.alive_start[:] = base.alive
         self.outcome.last_purchase_at_start[:] = base.last_purchase_day
         # one table row a day: Mesa's model reporters would deep-copy each value every day
-        self._reporters = _daily_reporters()
-        self.datacollector = mesa.DataCollector(tables={"daily": list(self._reporters)})
+        self.datacollector = mesa.DataCollector(tables={"daily": list(_daily_row(self))})
 
     # ---------------------------------------------------------------- the day
     def step(self) -> None:
         d = self.day
-        self.today = dict.fromkeys(
-            ("transactions", "revenue", "messages", "opt_outs", "churned", "complaints"), 0.0
-        )
+        self.today = _new_day()  # before anyone joins: newcomers' first purchases count
         self.today["new_customers"] = self._arrivals(d)
         view = ObservableView(
             self.ledger,
@@ -148,9 +154,7 @@ class StoreModel(mesa.Model):
         self._record_purchases(baskets, d)
         self._after_purchase(baskets, d)
         self.customers.end_day(d)
-        self.datacollector.add_table_row(
-            "daily", {name: report(self) for name, report in self._reporters.items()}
-        )
+        self.datacollector.add_table_row("daily", _daily_row(self))
         self.day += 1
 
     # ---------------------------------------------------------------- customers join
@@ -471,33 +475,31 @@ def _outcome_table(capacity: int) -> Table:
     return t
 
 
-def _daily_reporters() -> dict[str, Any]:
-    """The daily KPI time series (one row per simulated day): column name -> its value."""
+def _new_day() -> dict[str, float]:
+    """Today's tallies for the daily series, before anything happens."""
+    return dict.fromkeys(TALLIES, 0.0)
 
-    def active(m: StoreModel) -> float:
-        record = m.ledger.record
-        return np.count_nonzero(record.last_purchase_day > m.day - 90) / record.n
 
+def _daily_row(m: StoreModel) -> dict[str, Any]:
+    """The daily KPI time series: today's row (its keys are the series' columns)."""
+    record, today, d = m.ledger.record, m.today, m.day
     return {
-        "day": lambda m: m.day,
-        "date": lambda m: m.store.date(m.day).isoformat(),
-        "event": lambda m: m.store.event_today[m.day] or "",
-        "customers": lambda m: m.ledger.record.n,
-        "alive": lambda m: np.count_nonzero(m.customers.alive()),
-        "active_90d_share": active,
-        "transactions": lambda m: int(m.today["transactions"]),
-        "revenue": lambda m: round(m.today["revenue"], 2),
-        "messages": lambda m: int(m.today["messages"]),
-        "opt_outs": lambda m: int(m.today["opt_outs"]),
-        "churned": lambda m: int(m.today["churned"]),
-        "new_customers": lambda m: int(m.today["new_customers"]),
-        "complaints": lambda m: int(m.today["complaints"]),
-        "staff_backlog": lambda m: m.staff.backlog,
-        "mean_fatigue": lambda m: (
-            float(np.add.reduce(m.customers.fatigue_total(), dtype=np.float64)) / m.ledger.record.n
+        "day": d,
+        "date": m.store.date(d).isoformat(),
+        "event": m.store.event_today[d] or "",
+        "customers": record.n,
+        "alive": np.count_nonzero(m.customers.alive()),
+        "active_90d_share": np.count_nonzero(record.last_purchase_day > d - 90) / record.n,
+        "transactions": int(today["transactions"]),
+        "revenue": round(today["revenue"], 2),
+        "messages": int(today["messages"]),
+        "opt_outs": int(today["opt_outs"]),
+        "churned": int(today["churned"]),
+        "new_customers": int(today["new_customers"]),
+        "complaints": int(today["complaints"]),
+        "staff_backlog": m.staff.backlog,
+        "mean_fatigue": (
+            float(np.add.reduce(m.customers.fatigue_total(), dtype=np.float64)) / record.n
         ),
-        **{
-            f"tier_{level}": (lambda m, level=level: int(m.tier_counts[level]))
-            for level in TIER_LEVELS_REPORTED
-        },
+        **{f"tier_{level}": int(m.tier_counts[level]) for level in TIER_LEVELS_REPORTED},
     }
