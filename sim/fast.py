@@ -137,16 +137,19 @@ class ArrayCustomers:
         if len(gone):
             self.t.churn_clock[rows.start + gone] = np.inf  # neither clock fires for her
             self.t.buy_clock[rows.start + gone] = np.inf
-        if len(gone) and self.comeback_rate > 0:
-            back = rules.comeback_day(day, customers.comeback_clock[gone], self.comeback_rate)
-            self._schedule_comebacks(rows.start + gone, back)
+            self._schedule_comebacks(rows.start + gone, customers.comeback_clock[gone], day)
 
-    def _schedule_comebacks(self, rows: np.ndarray, days: np.ndarray) -> None:
-        """Those due back within the run wait in per-day buckets (most are due after it)."""
-        soon = days < self.horizon
+    def _schedule_comebacks(self, rows: np.ndarray, clock: np.ndarray, left_day: int) -> None:
+        """Those who left on `left_day` come back on the day `rules.comeback_day` gives
+        their Exp(1) `clock`; the few due within the run wait in per-day buckets. Most are due
+        after it, so they are dropped first: day < horizon exactly when clock / rate is."""
+        if self.comeback_rate <= 0:
+            return
+        soon = clock / self.comeback_rate < self.horizon - left_day
         if not soon.any():
             return
-        rows, days = rows[soon], days[soon]
+        rows = rows[soon]
+        days = rules.comeback_day(left_day, clock[soon], self.comeback_rate)
         self.t.comeback_day[rows] = days
         order = days.argsort(kind="stable")
         rows, days = rows[order], days[order]
@@ -288,13 +291,8 @@ class ArrayCustomers:
             churned = np.concatenate([p[0] for p in parts])
             buyers = np.concatenate([p[1] for p in parts])
         self.t.alive[churned] = False
-        if len(churned) and self.comeback_rate > 0:
-            clock = self.t.comeback_clock[churned]
-            # most come back after the run (rules.comeback_day): drop them before the rest
-            soon = clock / self.comeback_rate < self.horizon - day - 1
-            if soon.any():
-                back = rules.comeback_day(day + 1, clock[soon], self.comeback_rate)
-                self._schedule_comebacks(churned[soon], back)
+        if len(churned):
+            self._schedule_comebacks(churned, self.t.comeback_clock[churned], day + 1)
         return churned, buyers
 
     def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
