@@ -96,14 +96,16 @@ class Streams:
         """The mixed address of a draw: one word (a Python int) when `slot` is one number,
         else one per slot."""
         if not isinstance(slot, np.ndarray) or slot.ndim == 0:
-            word = (int(day) + (int(slot) << 32)) & _WORD
-            return _splitmix64_word(word ^ self._purpose_key(purpose))
-        purpose_key = self._purpose_key(purpose)
+            return self._address_word(purpose, day, int(slot))
         if slot.size <= _FEW_KEYS:  # a purchase's handful of draws: Python integers
-            words = [((int(day) + (s << 32)) & _WORD) ^ purpose_key for s in slot.tolist()]
-            return np.array([_splitmix64_word(w) for w in words], dtype=np.uint64)
+            words = [self._address_word(purpose, day, s) for s in slot.tolist()]
+            return np.array(words, dtype=np.uint64)
         address = (day + (slot.astype(np.int64) << 32)).astype(np.uint64)
-        return _splitmix64(address ^ np.uint64(purpose_key))
+        return _splitmix64(address ^ np.uint64(self._purpose_key(purpose)))
+
+    def _address_word(self, purpose: str, day: int, slot: int) -> int:
+        word = (int(day) + (slot << 32)) & _WORD
+        return _splitmix64_word(word ^ self._purpose_key(purpose))
 
     def generator(self, purpose: str) -> np.random.Generator:
         """A sequential generator for bulk draws made once (e.g. sampling the population)."""
