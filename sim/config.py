@@ -201,6 +201,13 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
                 _walk(typing.get_args(kind)[1], item, f"{key}.{name}.")
 
 
+def with_schema(cfg: DictConfig) -> DictConfig:
+    """`cfg` typed by the schema (a config saved as YAML or built from a dict is not)."""
+    if OmegaConf.get_type(cfg) is Config:
+        return cfg
+    return OmegaConf.merge(OmegaConf.structured(Config), cfg)
+
+
 def validate(cfg: DictConfig) -> Config:
     """Reject settings that would make the simulation meaningless, naming the key; return
     them as plain dataclasses (what a run reads: attribute access is cheap there).
@@ -208,8 +215,7 @@ def validate(cfg: DictConfig) -> Config:
     Hydra's schema already rejects unknown keys and wrong types; this adds the ranges and the
     relations between settings (e.g. a style mix that matches the list of styles).
     """
-    if OmegaConf.get_type(cfg) is not Config:  # e.g. built from a dict: give it the schema
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    cfg = with_schema(cfg)
     run = OmegaConf.to_object(cfg)
     _walk(Config, run, "")  # the plain objects: reading DictConfig nodes one by one is slow
     store = cfg.store

@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from sim import kpis, uplift
-from sim.config import Config, ConfigError, validate
+from sim.config import ConfigError, validate, with_schema
 from sim.model import StoreModel
 from strategies.caps import Capped
 
@@ -87,8 +87,7 @@ def simulate(
     `progress(day, days)` is called after each simulated day. `strategy`, an object with
     `decide(view)`, replaces the configured one (for strategies built in Python).
     """
-    if OmegaConf.get_type(cfg) is not Config:  # a config saved as YAML: give it the schema
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    cfg = with_schema(cfg)
     run = validate(cfg)
     if strategy is not None:
         check_strategy(strategy, cfg)
