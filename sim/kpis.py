@@ -69,9 +69,16 @@ def sales(model: StoreModel) -> dict[str, np.ndarray]:
     }
 
 
-def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, float]:
-    """KPIs of the customers selected by the boolean mask `group` (all customers if None)."""
-    o, record, s = model.outcome, model.ledger.record, sales(model)
+def compute(
+    model: StoreModel,
+    group: np.ndarray | None = None,
+    tallies: dict[str, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """KPIs of the customers selected by the boolean mask `group` (all customers if None);
+    `tallies` is `sales(model)` when the caller has it already (one sum of the log serves
+    every group)."""
+    o, record = model.outcome, model.ledger.record
+    s = sales(model) if tallies is None else tallies
     g = np.ones(o.n, dtype=bool) if group is None else group
     n = int(g.sum())
     revenue = float(s["revenue"][g].sum())
@@ -115,11 +122,15 @@ def compute(model: StoreModel, group: np.ndarray | None = None) -> dict[str, flo
     }
 
 
-def per_customer(model: StoreModel) -> dict[str, np.ndarray]:
+def per_customer(
+    model: StoreModel, tallies: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Per-customer values behind the money KPIs, one entry per customer row: summed over a
     group they give its `revenue`, `gross_profit`, `marketing_cost` and `net_profit` (message
-    costs are each channel's messages times its cost). `transactions` counts her purchases."""
-    o, record, s = model.outcome, model.ledger.record, sales(model)
+    costs are each channel's messages times its cost). `transactions` counts her purchases.
+    `tallies` as in `compute`."""
+    o, record = model.outcome, model.ledger.record
+    s = sales(model) if tallies is None else tallies
     gross = s["list_spend"] * model.store.gross_margin
     message_cost = record.messages @ model.channels.cost
     marketing = message_cost + s["discount_cost"] + o.staff_cost

@@ -129,9 +129,9 @@ def metrics(model: StoreModel) -> dict[str, Any]:
     there is no holdout); with a holdout, also `holdout` (the same KPIs for the holdout arm)
     and `uplift` (treated minus holdout per customer, with 95% intervals, and the
     incremental ROI; see `sim.uplift`)."""
-    holdout = model.outcome.holdout
-    out: dict[str, Any] = kpis.compute(model, ~holdout)
+    holdout, tallies = model.outcome.holdout, kpis.sales(model)  # the log, summed once
+    out: dict[str, Any] = kpis.compute(model, ~holdout, tallies)
     if model.holdout_share > 0:
-        out["holdout"] = kpis.compute(model, holdout)
-        out["uplift"] = uplift.compute(model)
+        out["holdout"] = kpis.compute(model, holdout, tallies)
+        out["uplift"] = uplift.compute(model, tallies)
     return out

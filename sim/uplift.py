@@ -81,9 +81,10 @@ def incremental_roi(
     return (margin - cost) / cost
 
 
-def compute(model: StoreModel) -> dict[str, Any]:
-    """The uplift block of metrics.json: treated arm minus holdout arm."""
-    values = kpis.per_customer(model)
+def compute(model: StoreModel, tallies: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """The uplift block of metrics.json: treated arm minus holdout arm (`tallies` as in
+    `kpis.compute`)."""
+    values = kpis.per_customer(model, tallies)
     h = model.outcome.holdout
     t = ~h
     bought = (values["transactions"] >= 1).astype(np.float64)
