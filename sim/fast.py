@@ -83,7 +83,7 @@ class ArrayCustomers:
         t.add("items_mean", np.float32)
         t.add("price_sensitivity", np.float32)
         t.add("affinity", np.float32, len(style_mix))
-        t.add("favourite", np.float32)  # affinity of her favourite style
+        t.add("favourite", np.float32)  # affinity of her favourite style (see _relevance_rows)
         t.add("generic_relevance", np.float32)
         t.add("referral", np.float32)
         t.add("alive", bool)
@@ -113,10 +113,12 @@ class ArrayCustomers:
         self._anyone_recognised = False
         self._last_expiry = -1  # no offer is open after this day
         self._expiring: dict[int, list[np.ndarray]] = {}  # day -> rows whose offer ends then
+        self._relevance_rows = 0  # favourite and generic_relevance are set up to this row
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
         rows = self.t.append(
+            len(customers),
             key=customers.key,
             lam=customers.lam,
             mu=customers.mu,
@@ -124,8 +126,6 @@ class ArrayCustomers:
             items_mean=customers.items_mean,
             price_sensitivity=customers.price_sensitivity,
             affinity=customers.affinity,
-            favourite=customers.affinity.max(axis=1),
-            generic_relevance=rules.generic_relevance(customers.affinity, self.mix),
             referral=customers.referral,
             alive=customers.alive,
             churn_clock=customers.churn_clock,
@@ -196,8 +196,20 @@ class ArrayCustomers:
         age = np.minimum(day - t.fatigue_day[:, channel][idx], FATIGUE_MEMORY_DAYS)
         return t.fatigue[:, channel][idx] * self._fatigue_left[age]
 
+    def _update_relevance(self) -> None:
+        """Set the relevance columns of customers who joined since the last message: they
+        are read only when a message goes out, and one pass over a few sends' joiners costs
+        less than one per day's joiners."""
+        t, start = self.t, self._relevance_rows
+        if start < t.n:
+            affinity = t.affinity[start:]
+            t.favourite[start:] = affinity.max(axis=1)
+            t.generic_relevance[start:] = rules.generic_relevance(affinity, self.mix)
+            self._relevance_rows = t.n
+
     def receive(self, d: Delivery) -> Reception:
         """Messages reach customers: some read them, which moves visits, offers and mood."""
+        self._update_relevance()
         t, b, idx = self.t, self.b, d.customers
         keys = t.key[idx]
         alive = t.alive[idx]

@@ -30,20 +30,24 @@ class EventLog:
 
     def append(self, **columns: np.ndarray | int | float) -> None:
         """Add events: each column an array of one value per event, or one value for all."""
-        arrays = [v for v in columns.values() if isinstance(v, np.ndarray) and v.ndim]
-        size = len(arrays[0]) if arrays else 1
-        if any(len(v) != size for v in arrays):
-            raise ValueError(f"event columns differ in length: {sorted({len(v) for v in arrays})}")
+        size = -1
+        for name, value in columns.items():
+            if isinstance(value, np.ndarray) and value.ndim:
+                if size < 0:
+                    size = len(value)
+                elif len(value) != size:
+                    raise ValueError(f"event column {name} has {len(value)} values, not {size}")
         if size == 0:
             return
+        size = max(size, 1)
         chunk = {}
         for name, dtype in self.dtypes.items():  # a copy each: callers may reuse their arrays
             value = columns[name]
             if isinstance(value, np.ndarray) and value.ndim:
                 chunk[name] = value.astype(dtype)
             else:  # one value for all (np.full costs twice as much for a day's few events)
-                chunk[name] = np.empty(size, dtype)
-                chunk[name].fill(value)
+                chunk[name] = column = np.empty(size, dtype)
+                column.fill(value)
         self._chunks.append(chunk)
 
     def column(self, name: str) -> np.ndarray:
@@ -133,19 +137,19 @@ class Ledger:
         referral code), -1 for none; without it nobody's referrer is on record.
         """
         extra = {} if referrer is None else {"referrer": referrer}
-        styles = np.zeros((len(customers), self.record.style_counts.shape[1]), dtype=np.int32)
-        styles[np.arange(len(customers)), customers.last_style] = 1
-        self.record.append(
+        rows = self.record.append(
+            len(customers),
             first_purchase_day=customers.first_purchase_day,
             last_purchase_day=customers.last_purchase_day,
             purchases=customers.purchases,
             spend=customers.spend,
-            style_counts=styles,
             reachable=customers.reachable,
             birthday_recorded=customers.birthday_recorded,
             referred=customers.referred,
             **extra,
         )
+        # the style of her first (or latest) purchase: new rows' counts start at 0
+        self.record.style_counts[np.arange(rows.start, rows.stop), customers.last_style] = 1
 
     def new_batch(self, day: int, channel: str, campaign: str, personal: bool, offer) -> int:
         """Register a campaign send; its id marks its messages and the redemptions of its offer."""

@@ -165,7 +165,7 @@ class StoreModel(mesa.Model):
         first_purchase_today: bool,
         referrer: np.ndarray | None = None,
     ) -> slice:
-        rows = self.outcome.append(joined_day=np.full(len(customers), day, dtype=np.int32))
+        rows = self.outcome.append(len(customers), joined_day=day)
         self.customers.add(customers, day)
         self.ledger.add_customers(customers, referrer)
         if self.holdout_share > 0:
@@ -224,7 +224,7 @@ class StoreModel(mesa.Model):
             if stop == start:
                 return 0
             joining = self._joiners.rows(slice(start, stop))
-            referrer = np.full(stop - start, -1)
+            referrer = None  # no referral codes today: the record's -1
         else:
             referrer_keys = self.customers.keys()[self._referrers]
             pick = self.streams.uniform("friend", referrer_keys, d - 1) * self._friend_pool_size

@@ -169,6 +169,11 @@ class Streams:
 
         The top bit sets them apart from the sequential keys of the base and newcomers.
         """
-        address = _const(_splitmix64_word((int(day) & _WORD) ^ 0xD1B54A32D192ED03), np.uint64)
-        mixed = _splitmix64(np.bitwise_xor(np.asarray(parents, dtype=np.uint64), address))
+        word = _splitmix64_word((int(day) & _WORD) ^ 0xD1B54A32D192ED03)
+        parents = np.asarray(parents, dtype=np.uint64)
+        if len(parents) <= _FEW_KEYS:  # a day's few referrers: Python integers
+            top = 1 << 63
+            keys = [_splitmix64_word(k ^ word) | top for k in parents.tolist()]
+            return np.array(keys, dtype=np.uint64)
+        mixed = _splitmix64(np.bitwise_xor(parents, _const(word, np.uint64)))
         return np.bitwise_or(mixed, _TOP, out=mixed)

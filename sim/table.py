@@ -31,12 +31,12 @@ class Table:
         self._fill[name] = fill
         self._refresh_views()
 
-    def append(self, **values: np.ndarray) -> slice:
-        """Add rows; `values` gives some columns, the rest keep their fill value."""
-        sizes = {len(v) for v in values.values()}
-        if len(sizes) != 1:
-            raise ValueError(f"appended columns need one common length, not {sorted(sizes)}")
-        count = sizes.pop()
+    def append(self, count: int, **values: Any) -> slice:
+        """Add `count` rows; `values` gives some columns (an array of `count` rows, or one
+        value for all), the rest keep their fill value."""
+        for name, value in values.items():
+            if isinstance(value, np.ndarray) and value.ndim and len(value) != count:
+                raise ValueError(f"appending {count} rows, but column {name} has {len(value)}")
         if count == 0:
             return slice(self.n, self.n)
         if self.n + count > self.capacity:

@@ -54,3 +54,6 @@ def test_derived_keys_do_not_collide_with_sequential_keys():
     derived = Streams(1).derived_keys(np.arange(10_000, dtype=np.uint64), day=3)
     assert len(np.unique(derived)) == 10_000
     assert np.all(derived >= np.uint64(1 << 63))
+    for n in (1, 2, 8, 9):  # a day's few referrers are hashed in Python integers: same keys
+        few = Streams(1).derived_keys(np.arange(n, dtype=np.uint64), day=3)
+        assert np.array_equal(few, derived[:n])
