@@ -114,6 +114,9 @@ class ArrayCustomers:
         self._last_expiry = -1  # no offer is open after this day
         self._expiring: dict[int, list[np.ndarray]] = {}  # day -> rows whose offer ends then
         self._relevance_rows = 0  # favourite and generic_relevance are set up to this row
+        self._purchase_addresses = streams.addresses(
+            "purchase", horizon, np.arange(len(PURCHASE_DRAWS))
+        )
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
@@ -345,7 +348,7 @@ class ArrayCustomers:
         """What each buyer spends, on which style, and whether her offer is redeemed."""
         t, b, s = self.t, self.b, self.streams
         keys = t.key[buyers]
-        u = s.uniform_matrix("purchase", keys, day, np.arange(len(PURCHASE_DRAWS)))
+        u = s.uniform_matrix_at(keys, self._purchase_addresses[day])  # as uniform_matrix
         spend = gamma_from_uniform(u[:, SPEND], self.spend_p, t.spend_rate[buyers])
         style = style_choice(u[:, STYLE], t.affinity[buyers], self.mix)
         items = 1 + rules.extra_items(u[:, ITEMS], t.items_mean[buyers])

@@ -72,6 +72,11 @@ def _splitmix64_word(x: int) -> int:
     return x ^ (x >> 31)
 
 
+def _address_word(purpose_key: int, day: int, slot: int) -> int:
+    """The address of one draw (purpose, day, slot) as a Python integer."""
+    return _splitmix64_word(((day + (slot << 32)) & _WORD) ^ purpose_key)
+
+
 class Streams:
     """Named, independent random streams derived from one root seed.
 
@@ -95,17 +100,13 @@ class Streams:
     def _address(self, purpose: str, day: int, slot: int | np.ndarray) -> int | np.ndarray:
         """The mixed address of a draw: one word (a Python int) when `slot` is one number,
         else one per slot."""
+        key, day = self._purpose_key(purpose), int(day)
         if not isinstance(slot, np.ndarray) or slot.ndim == 0:
-            return self._address_word(purpose, day, int(slot))
+            return _address_word(key, day, int(slot))
         if slot.size <= _FEW_KEYS:  # a purchase's handful of draws: Python integers
-            words = [self._address_word(purpose, day, s) for s in slot.tolist()]
-            return np.array(words, dtype=np.uint64)
+            return np.array([_address_word(key, day, s) for s in slot.tolist()], dtype=np.uint64)
         address = (day + (slot.astype(np.int64) << 32)).astype(np.uint64)
-        return _splitmix64(address ^ np.uint64(self._purpose_key(purpose)))
-
-    def _address_word(self, purpose: str, day: int, slot: int) -> int:
-        word = (int(day) + (slot << 32)) & _WORD
-        return _splitmix64_word(word ^ self._purpose_key(purpose))
+        return _splitmix64(address ^ np.uint64(key))
 
     def generator(self, purpose: str) -> np.random.Generator:
         """A sequential generator for bulk draws made once (e.g. sampling the population)."""
@@ -142,9 +143,18 @@ class Streams:
         self, purpose: str, keys: np.ndarray, day: int, slots: np.ndarray
     ) -> np.ndarray:
         """Uniforms for each key (rows) and each slot (columns), addressed like `uniform`."""
-        base = self._address(purpose, day, np.asarray(slots))
+        return self.uniform_matrix_at(keys, self._address(purpose, day, np.asarray(slots)))
+
+    def addresses(self, purpose: str, days: int, slots: np.ndarray) -> np.ndarray:
+        """The addresses of `slots` on each day 0..days-1 (days x slots), hashed in one pass:
+        for draws made every day, cheaper than a few hashes a day."""
+        day_and_slot = np.arange(days, dtype=np.int64)[:, None] + (slots.astype(np.int64) << 32)
+        return _splitmix64(day_and_slot.astype(np.uint64) ^ np.uint64(self._purpose_key(purpose)))
+
+    def uniform_matrix_at(self, keys: np.ndarray, addresses: np.ndarray) -> np.ndarray:
+        """`uniform_matrix` for a day's row of `addresses`."""
         # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
-        x = np.multiply(np.asarray(keys, dtype=np.uint64), _GOLDEN)[:, None] ^ base
+        x = np.multiply(np.asarray(keys, dtype=np.uint64), _GOLDEN)[:, None] ^ addresses
         return _unit(_mix(np.add(x, _GOLDEN, out=x)), _S11, _TO_UNIT)
 
     def uniform_pair(

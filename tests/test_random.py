@@ -27,6 +27,8 @@ def test_a_few_keys_hash_as_many_do():
         assert np.array_equal(matrix[:, slot], s.uniform("purchase", keys, 40, slot))
     per_key = s.uniform("purchase", keys, 40, np.full(len(keys), 5))
     assert np.array_equal(per_key, matrix[:, 5])
+    by_day = s.addresses("purchase", 50, np.arange(7))  # a run's addresses, hashed at set-up
+    assert np.array_equal(s.uniform_matrix_at(keys, by_day[40]), matrix)
 
 
 def test_draws_are_uniform_and_purposes_independent():
