@@ -74,7 +74,7 @@ class ArrayCustomers:
         self._fatigue_churn = np.array(b.fatigue_churn, dtype=np.float32)
         self._satisfaction_churn = np.array(b.satisfaction_churn, dtype=np.float32)
         self._recognition_churn = np.array(b.recognition_churn, dtype=np.float32)
-        t = self.t = Table(capacity)
+        t = self.t = Table(capacity, live_views=False)  # rows are always indexed below t.n
         # float32 where a day's arithmetic touches every customer: half the memory traffic.
         t.add("key", np.uint64)
         t.add("lam", np.float32)
@@ -185,13 +185,13 @@ class ArrayCustomers:
             self._thawed = np.union1d(self._thawed, new)
 
     def keys(self) -> np.ndarray:
-        return self.t.key
+        return self.t.key[: self.t.n]
 
     def alive(self) -> np.ndarray:
-        return self.t.alive
+        return self.t.alive[: self.t.n]
 
     def fatigue_total(self) -> np.ndarray:
-        return self.t.fatigue_total
+        return self.t.fatigue_total[: self.t.n]
 
     def _channel_fatigue(self, idx: np.ndarray, channel: int, day: int) -> np.ndarray:
         t = self.t
@@ -205,9 +205,10 @@ class ArrayCustomers:
         less than one per day's joiners."""
         t, start = self.t, self._relevance_rows
         if start < t.n:
-            affinity = t.affinity[start:]
-            t.favourite[start:] = affinity.max(axis=1)
-            t.generic_relevance[start:] = rules.generic_relevance(affinity, self.mix)
+            new = slice(start, t.n)
+            affinity = t.affinity[new]
+            t.favourite[new] = affinity.max(axis=1)
+            t.generic_relevance[new] = rules.generic_relevance(affinity, self.mix)
             self._relevance_rows = t.n
 
     def receive(self, d: Delivery) -> Reception:
@@ -275,7 +276,7 @@ class ArrayCustomers:
 
     def set_recognised(self, idx: np.ndarray, recognised: np.ndarray) -> None:
         self.t.recognised[idx] = recognised
-        self._anyone_recognised = bool(self.t.recognised.any())
+        self._anyone_recognised = bool(self.t.recognised[: self.t.n].any())
 
     def set_cold(self, count: int) -> None:
         """The first `count` rows are customers who left before day 0: the daily clocks skip

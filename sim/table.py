@@ -14,13 +14,20 @@ class Table:
     Views are invalidated by `append`, so read columns again after customers join. Rows past
     the live ones always hold each column's fill value, so an append writes only the columns
     it is given (customers join every day: this keeps joining cheap).
+
+    Args:
+        capacity: rows to allocate up front.
+        live_views: False makes `table.name` the whole column, `capacity` rows, replaced only
+            when the table grows: for an owner that always indexes rows below `n` explicitly
+            and would otherwise pay for new views of every column on every append.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, live_views: bool = True) -> None:
         self._columns: dict[str, np.ndarray] = {}
         self._fill: dict[str, Any] = {}
         self.n = 0
         self.capacity = max(int(capacity), 1)
+        self.live_views = live_views
 
     def add(self, name: str, dtype: Any, width: int | None = None, fill: Any = 0) -> None:
         """A column whose new rows start at `fill`; with `width`, one sub-column per channel
@@ -46,13 +53,14 @@ class Table:
         for name, value in values.items():
             columns[name][rows] = value
         self.n += count
-        self._refresh_views()
+        if self.live_views:
+            self._refresh_views()
         return rows
 
     def _refresh_views(self) -> None:
-        """`table.name` is a plain attribute holding the view of the live rows: the hot path
-        reads columns hundreds of times a day, rows are added once a day."""
-        n = self.n
+        """`table.name` is a plain attribute holding the view of the live rows (or the whole
+        column): the hot path reads columns hundreds of times a day, rows are added daily."""
+        n = self.n if self.live_views else self.capacity
         for name, column in self._columns.items():
             self.__dict__[name] = column[:n]
 
@@ -64,6 +72,7 @@ class Table:
             grown[: self.n] = column[: self.n]
             self._columns[name] = grown
         self.capacity = capacity
+        self._refresh_views()
 
     def names(self) -> list[str]:
         return list(self._columns)

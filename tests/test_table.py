@@ -35,3 +35,12 @@ def test_event_log_takes_one_value_for_all_and_refuses_ragged_columns():
     assert log.column("customer").tolist() == [3, 1] and log.column("day").tolist() == [9, 9]
     with pytest.raises(ValueError, match="event column day has 1 values, not 2"):
         log.append(customer=np.array([1, 2]), day=np.array([4]))
+
+
+def test_without_live_views_columns_are_whole_and_follow_growth():
+    t = Table(capacity=2, live_views=False)
+    t.add("day", np.int32, fill=-1)
+    t.append(1, day=3)
+    assert t.day.tolist() == [3, -1]  # the whole column: the owner indexes below t.n
+    t.append(2, day=np.array([4, 5]))  # grows: the attribute is the new column
+    assert t.n == 3 and t.day[: t.n].tolist() == [3, 4, 5] and len(t.day) == t.capacity
