@@ -29,20 +29,27 @@ class Store:
         self.daily_discount = (1.0 + cfg.annual_discount_rate) ** (1.0 / 365.0)
         self.events = list(cfg.calendar)
         self._dates = [self.start_date + dt.timedelta(days=day) for day in range(days + 1)]
-        today = [self._event_on(self.date(day)) for day in range(days)]
-        self.event_today: list[str | None] = [name for name, _ in today]
-        first = dt.date(self.start_date.year, 1, 1)
-        mean_lift = np.mean([self._event_on(first + dt.timedelta(days=d))[1] for d in range(365)])
-        self.visit_lift = np.array([lift for _, lift in today]) / mean_lift
+        self.event_today, lift = self._calendar(self.start_date, days)
+        _, year_lift = self._calendar(dt.date(self.start_date.year, 1, 1), 365)
+        self.visit_lift = lift / np.mean(year_lift)
 
     def date(self, day: int) -> dt.date:
         if 0 <= day < len(self._dates):
             return self._dates[day]
         return self.start_date + dt.timedelta(days=day)
 
-    def _event_on(self, date: dt.date) -> tuple[str | None, float]:
-        for event in self.events:
-            start = dt.date(date.year, event.month, event.day)
-            if 0 <= (date - start).days < event.days:
-                return event.name, float(event.visit_lift)
-        return None, 1.0
+    def _calendar(self, first: dt.date, days: int) -> tuple[list[str | None], np.ndarray]:
+        """The event of each of `days` days from `first` (the first in the calendar that
+        covers it) and its visit lift (1 without one), over all days at once."""
+        day = first.toordinal() + np.arange(days)
+        years = range(first.year, dt.date.fromordinal(int(day[-1])).year + 1)
+        new_year = np.array([dt.date(y, 1, 1).toordinal() for y in years])
+        year_of = np.searchsorted(new_year, day, side="right") - 1
+        which = np.full(days, -1)  # index of the day's event, -1 for none
+        for k, event in enumerate(self.events):
+            starts = np.array([dt.date(y, event.month, event.day).toordinal() for y in years])
+            since = day - starts[year_of]
+            which[(which < 0) & (since >= 0) & (since < event.days)] = k
+        lift = np.array([float(event.visit_lift) for event in self.events] + [1.0])  # [-1]: none
+        names = [self.events[k].name if k >= 0 else None for k in which.tolist()]
+        return names, lift[which]

@@ -1,0 +1,37 @@
+"""The store's calendar: events fall on their dates every year and move visits, not their number."""
+
+import datetime as dt
+
+import numpy as np
+
+from sim.config import compose, validate, with_schema
+from sim.store import Store
+
+
+def _store(start: str, days: int) -> Store:
+    cfg = with_schema(compose([]))
+    cfg.store.start_date = start
+    return Store(validate(cfg).store, days)
+
+
+def test_events_fall_on_their_dates_across_a_new_year():
+    store = _store("2025-11-01", 400)  # crosses into 2026
+    day = {store.date(d): d for d in range(400)}
+    assert store.event_today[day[dt.date(2025, 11, 11)]] == "double_eleven"
+    assert store.event_today[day[dt.date(2026, 11, 11)]] == "double_eleven"
+    assert store.event_today[day[dt.date(2025, 11, 12)]] is None
+    assert store.event_today[day[dt.date(2026, 1, 15)]] == "winter_clearance"  # Jan 2-15
+    assert store.event_today[day[dt.date(2026, 1, 16)]] is None
+    lift = store.visit_lift
+    assert lift[day[dt.date(2026, 11, 11)]] / lift[day[dt.date(2026, 11, 12)]] == 4.0
+
+
+def test_lifts_average_one_over_a_year():
+    store = _store("2025-01-01", 365)
+    assert abs(np.mean(store.visit_lift) - 1) < 1e-12
+
+
+def test_an_empty_calendar_lifts_nothing():
+    cfg = with_schema(compose(["store.calendar=[]"]))
+    store = Store(validate(cfg).store, 30)
+    assert store.event_today == [None] * 30 and np.all(store.visit_lift == 1.0)
