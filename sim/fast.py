@@ -181,8 +181,12 @@ class ArrayCustomers:
         cold = rows[rows < self._cold]
         new = cold[~self._is_thawed[cold]]  # most are back already: no re-sort for them
         if len(new):
+            if len(new) > 1:
+                new = np.unique(new)  # one customer may come twice (two complaints handled)
             self._is_thawed[new] = True
-            self._thawed = np.union1d(self._thawed, new)
+            thawed = np.concatenate([self._thawed, new])
+            thawed.sort()  # np.union1d would cost several times more, for what is known apart
+            self._thawed = thawed
 
     def keys(self) -> np.ndarray:
         return self.t.key[: self.t.n]
