@@ -83,7 +83,7 @@ class ArrayCustomers:
         t.add("items_mean", np.float32)
         t.add("price_sensitivity", np.float32)
         t.add("affinity", np.float32, len(style_mix))
-        t.add("favourite", np.float32)  # affinity of her favourite style (see _relevance_rows)
+        t.add("favourite", np.float32)  # affinity of her favourite style (see _update_relevance)
         t.add("generic_relevance", np.float32)
         t.add("referral", np.float32)
         t.add("alive", bool)
