@@ -77,6 +77,20 @@ def _address_word(purpose_key: int, day: int, slot: int) -> int:
     return _splitmix64_word(((day + (slot << 32)) & _WORD) ^ purpose_key)
 
 
+def _address_array(purpose_key: int, day: int | np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """`_address_word` in numpy: the addresses of `slots` on `day` (one day, or a column of
+    days against a row of slots)."""
+    words = (day + (slots.astype(np.int64) << 32)).astype(np.uint64)
+    return _splitmix64(words ^ np.uint64(purpose_key))
+
+
+def _keyed(keys: np.ndarray, address: np.ndarray) -> np.ndarray:
+    """As in the SplitMix64 sequence: a Weyl step of each key, offset by the address, mixed
+    (keys and addresses broadcast against each other)."""
+    x = np.bitwise_xor(np.multiply(keys, _GOLDEN), address)
+    return _mix(np.add(x, _GOLDEN, out=x))
+
+
 class Streams:
     """Named, independent random streams derived from one root seed.
 
@@ -105,8 +119,7 @@ class Streams:
             return _address_word(key, day, int(slot))
         if slot.size <= _FEW_KEYS:  # a purchase's handful of draws: Python integers
             return np.array([_address_word(key, day, s) for s in slot.tolist()], dtype=np.uint64)
-        address = (day + (slot.astype(np.int64) << 32)).astype(np.uint64)
-        return _splitmix64(address ^ np.uint64(key))
+        return _address_array(key, day, slot)
 
     def generator(self, purpose: str) -> np.random.Generator:
         """A sequential generator for bulk draws made once (e.g. sampling the population)."""
@@ -119,15 +132,12 @@ class Streams:
         """64 mixed bits per key; `slot` is one for all keys or one per key."""
         keys = np.asarray(keys, dtype=np.uint64)
         base = self._address(purpose, day, slot)
-        # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
-        if isinstance(base, int) and len(keys) <= _FEW_KEYS:  # Python ints beat numpy's set-up
+        if isinstance(base, int) and len(keys) <= _FEW_KEYS:  # `_keyed` in Python integers
             return np.array(
                 [_splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ base) for k in keys.tolist()],
                 dtype=np.uint64,
             )
-        x = np.multiply(keys, _GOLDEN)
-        np.bitwise_xor(x, base if isinstance(base, np.ndarray) else _const(base, np.uint64), out=x)
-        return _mix(np.add(x, _GOLDEN, out=x))
+        return _keyed(keys, base if isinstance(base, np.ndarray) else _const(base, np.uint64))
 
     def uniform(
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
@@ -148,14 +158,11 @@ class Streams:
     def addresses(self, purpose: str, days: int, slots: np.ndarray) -> np.ndarray:
         """The addresses of `slots` on each day 0..days-1 (days x slots), hashed in one pass:
         for draws made every day, cheaper than a few hashes a day."""
-        day_and_slot = np.arange(days, dtype=np.int64)[:, None] + (slots.astype(np.int64) << 32)
-        return _splitmix64(day_and_slot.astype(np.uint64) ^ np.uint64(self._purpose_key(purpose)))
+        return _address_array(self._purpose_key(purpose), np.arange(days)[:, None], slots)
 
     def uniform_matrix_at(self, keys: np.ndarray, addresses: np.ndarray) -> np.ndarray:
         """`uniform_matrix` for a day's row of `addresses`."""
-        # As in the SplitMix64 sequence: a Weyl step of the key, offset by the address, mixed.
-        x = np.multiply(np.asarray(keys, dtype=np.uint64), _GOLDEN)[:, None] ^ addresses
-        return _unit(_mix(np.add(x, _GOLDEN, out=x)), _S11, _TO_UNIT)
+        return _unit(_keyed(np.asarray(keys, dtype=np.uint64)[:, None], addresses), _S11, _TO_UNIT)
 
     def uniform_pair(
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
