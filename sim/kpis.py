@@ -139,7 +139,7 @@ def per_customer(
         "gross_profit": gross,
         "marketing_cost": marketing,
         "net_profit": gross - marketing,
-        "transactions": s["transactions"].astype(np.int64),
+        "transactions": s["transactions"],
     }
 
 

@@ -365,11 +365,9 @@ class StoreModel(mesa.Model):
     def _tasks_done(self, finished: list[Task], d: int) -> None:
         """Advisor time is paid; handled complaints restore satisfaction; calls are made."""
         who = np.array([t.customer for t in finished])
-        hours = np.array([t.hours for t in finished])
-        np.add.at(self.outcome.staff_cost, who, hours * self.staff_cfg.hourly_cost)
-        np.add.at(
-            self.outcome.cost_pv, who, hours * self.staff_cfg.hourly_cost * self.present_value[d]
-        )
+        cost = np.array([t.hours for t in finished]) * self.staff_cfg.hourly_cost
+        np.add.at(self.outcome.staff_cost, who, cost)
+        np.add.at(self.outcome.cost_pv, who, cost * self.present_value[d])
         complaints = [t for t in finished if t.kind == COMPLAINT]
         if complaints:
             who = np.array([t.customer for t in complaints])
