@@ -64,7 +64,8 @@ class ArrayCustomers:
         self.complaint_rate = complaint_rate
         self.streams = streams
         self.comeback_rate = population.comeback_rate_per_year / 365
-        self._comebacks: dict[int, list[np.ndarray]] = {}  # day -> rows due back that day
+        # day -> (rows due back that day, their next comeback clock, their churn clock)
+        self._comebacks: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.horizon = horizon
         self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
         self.satisfaction_keep = rules.daily_decay(self.b.satisfaction_half_life_days)
@@ -145,20 +146,27 @@ class ArrayCustomers:
     def _schedule_comebacks(self, rows: np.ndarray, clock: np.ndarray, left_day: int) -> None:
         """Those who left on `left_day` come back on the day `rules.comeback_day` gives
         their Exp(1) `clock`; the few due within the run wait in per-day buckets. Most are due
-        after it, so they are dropped first: day < horizon exactly when clock / rate is."""
+        after it, so they are dropped first: day < horizon exactly when clock / rate is.
+
+        The draws of their return day (the next comeback clock, the new lifetime) are taken
+        now, all at once: a few draws on each day would cost more than the whole batch."""
         if self.comeback_rate <= 0:
             return
         soon = clock / self.comeback_rate < self.horizon - left_day
-        if not soon.any():
+        if not np.count_nonzero(soon):  # cheaper than .any() for a day's few
             return
         rows = rows[soon]
         days = rules.comeback_day(left_day, clock[soon], self.comeback_rate)
         self.t.comeback_day[rows] = days
         order = days.argsort(kind="stable")
         rows, days = rows[order], days[order]
+        keys = self.t.key[rows]
+        comeback = self.streams.exponential_on("comeback", keys, days)
+        churn = self.streams.exponential_on("churn", keys, days).astype(np.float32)
         starts = np.concatenate(([True], days[1:] != days[:-1])).nonzero()[0]
         for first, last in zip(starts, [*starts[1:], len(days)], strict=True):
-            self._comebacks.setdefault(int(days[first]), []).append(rows[first:last])
+            due = (rows[first:last], comeback[first:last], churn[first:last])
+            self._comebacks.setdefault(int(days[first]), []).append(due)
 
     def _come_back(self, day: int) -> None:
         """Customers due back today return to the store (a purchase today) with a fresh
@@ -167,12 +175,16 @@ class ArrayCustomers:
         if due is None:
             return
         t = self.t
-        rows = np.concatenate(due)
-        rows = rows[(t.comeback_day[rows] == day) & ~t.alive[rows]]  # none is cold (set_cold)
+        if len(due) == 1:
+            rows, comeback, churn = due[0]
+        else:
+            rows, comeback, churn = (np.concatenate(part) for part in zip(*due, strict=True))
+        back = (t.comeback_day[rows] == day) & ~t.alive[rows]  # none is cold (set_cold)
+        rows = rows[back]
         t.alive[rows] = True
         t.comeback_day[rows] = rules.NEVER_BACK
-        t.comeback_clock[rows] = self.streams.exponential("comeback", t.key[rows], day)  # next time
-        t.churn_clock[rows] = self.streams.exponential("churn", t.key[rows], day)
+        t.comeback_clock[rows] = comeback[back]  # next time
+        t.churn_clock[rows] = churn[back]
         t.buy_clock[rows] = 0.0  # she comes in today
 
     def _thaw(self, rows: np.ndarray) -> None:
@@ -358,7 +370,8 @@ class ArrayCustomers:
         style = style_choice(u[:, STYLE], t.affinity[buyers], self.mix)
         items = 1 + rules.extra_items(u[:, ITEMS], t.items_mean[buyers])
         discount = np.zeros(len(buyers))
-        offer_batch = np.full(len(buyers), -1, dtype=np.int32)
+        offer_batch = np.empty(len(buyers), dtype=np.int32)
+        offer_batch.fill(-1)  # np.full costs twice as much for a day's buyers
         if day <= self._last_expiry:  # someone may hold an open offer
             holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
             short = holds & (spend < t.offer_min_spend[buyers])

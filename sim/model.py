@@ -35,6 +35,8 @@ from sim.table import Table
 SLEEPING_DAYS = 180  # silent this long = sleeping (DOMAIN.md lifecycle stages)
 CALL_SLOT = 1_000  # draw slots for served calls, apart from the day's message batches
 TIER_LEVELS_REPORTED = (1, 2, 3)  # loyalty tiers counted in the daily series (silver..diamond)
+TIER_COLUMNS = tuple(f"tier_{level}" for level in TIER_LEVELS_REPORTED)
+TIER_SPAN = slice(TIER_LEVELS_REPORTED[0], TIER_LEVELS_REPORTED[-1] + 1)  # levels are consecutive
 TALLIES = (  # today's counts in the daily series
     "new_customers",
     "transactions",
@@ -483,7 +485,7 @@ def _daily_row(m: StoreModel) -> dict[str, Any]:
     record, today, d = m.ledger.record, m.today, m.day
     return {
         "day": d,
-        "date": m.store.date(d).isoformat(),
+        "date": m.store.iso_dates[d],
         "event": m.store.event_today[d] or "",
         "customers": record.n,
         "alive": np.count_nonzero(m.customers.alive()),
@@ -499,5 +501,5 @@ def _daily_row(m: StoreModel) -> dict[str, Any]:
         "mean_fatigue": (
             float(np.add.reduce(m.customers.fatigue_total(), dtype=np.float64)) / record.n
         ),
-        **{f"tier_{level}": int(m.tier_counts[level]) for level in TIER_LEVELS_REPORTED},
+        **dict(zip(TIER_COLUMNS, m.tier_counts[TIER_SPAN].tolist(), strict=True)),
     }

@@ -181,6 +181,22 @@ class Streams:
         u = self.uniform(purpose, keys, day, slot)
         return np.negative(np.log(u, out=u), out=u)
 
+    def exponential_on(self, purpose: str, keys: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """`exponential` for each key on her own day (slot 0): draws due on different days,
+        known in advance, taken in one pass instead of a few on each day."""
+        purpose_key, keys = self._purpose_key(purpose), np.asarray(keys, dtype=np.uint64)
+        if len(keys) <= _FEW_KEYS:  # `_keyed` and `_address_array` in Python integers
+            words = [
+                _splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ _address_word(purpose_key, d, 0))
+                for k, d in zip(keys.tolist(), np.asarray(days).tolist(), strict=True)
+            ]
+            bits = np.array(words, dtype=np.uint64)
+        else:
+            days = np.asarray(days, dtype=np.int64)
+            bits = _keyed(keys, _address_array(purpose_key, days, np.zeros(1, dtype=np.int64)))
+        u = _unit(bits, _S11, _TO_UNIT)
+        return np.negative(np.log(u, out=u), out=u)
+
     def derived_keys(self, parents: np.ndarray, day: int) -> np.ndarray:
         """Stable keys for customers another customer brought in (a referred friend).
 

@@ -29,6 +29,7 @@ class Store:
         self.daily_discount = (1.0 + cfg.annual_discount_rate) ** (1.0 / 365.0)
         self.events = list(cfg.calendar)
         self._dates = [self.start_date + dt.timedelta(days=day) for day in range(days + 1)]
+        self.iso_dates = [date.isoformat() for date in self._dates]  # the daily series' dates
         self.event_today, lift = self._calendar(self.start_date, days)
         _, year_lift = self._calendar(dt.date(self.start_date.year, 1, 1), 365)
         self.visit_lift = lift / np.mean(year_lift)

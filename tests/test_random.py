@@ -59,3 +59,16 @@ def test_derived_keys_do_not_collide_with_sequential_keys():
     for n in (1, 2, 8, 9):  # a day's few referrers are hashed in Python integers: same keys
         few = Streams(1).derived_keys(np.arange(n, dtype=np.uint64), day=3)
         assert np.array_equal(few, derived[:n])
+
+
+def test_draws_taken_ahead_on_their_own_days_are_the_draws_of_those_days():
+    """Comebacks draw a returning customer's clocks when she leaves; they must be exactly
+    what drawing on her return day would give, for a few keys (Python path) and many."""
+    s = Streams(11)
+    rng = np.random.default_rng(2)
+    for n in (1, 5, 9, 300):
+        keys = rng.integers(0, 2**63, n, dtype=np.uint64)
+        days = rng.integers(0, 3650, n)
+        ahead = s.exponential_on("comeback", keys, days)
+        on_the_day = [s.exponential("comeback", keys[i : i + 1], int(days[i]))[0] for i in range(n)]
+        np.testing.assert_array_equal(ahead, on_the_day)
