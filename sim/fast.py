@@ -6,7 +6,9 @@ and only then is a new budget drawn. With constant intensities this is exactly a
 purchase process and an exponential lifetime (Pareto/NBD), at most one purchase a day (the
 literature's same-day merge), and a day costs a handful of array operations however few
 customers act. Fatigue per channel decays lazily (its value is brought up to date only when
-a message on that channel needs it); the totals that drive the daily hazard decay eagerly.
+a message on that channel needs it). The stocks that drive the daily clocks (total fatigue,
+satisfaction, message effects) fade without a pass of their own: they are stored in units
+of a base day and scaled by the day's factor where the clocks read them (see `_fade_to`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sim.random import Streams
 from sim.table import Table
 
 FATIGUE_MEMORY_DAYS = 3650  # fatigue older than this has decayed to nothing
+FADE_RANGE_BITS = 30  # stored stocks reach at most 2**30 times their value (float32 is safe)
 
 
 class ArrayCustomers:
@@ -67,13 +70,14 @@ class ArrayCustomers:
         # day -> (rows due back that day, their next comeback clock, their churn clock)
         self._comebacks: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.horizon = horizon
-        self.fatigue_keep = rules.daily_decay(self.b.fatigue_half_life_days)
-        self.satisfaction_keep = rules.daily_decay(self.b.satisfaction_half_life_days)
-        self.boost_keep = rules.daily_decay(self.b.response_half_life_days)
-        # float32 0-d constants: numpy would convert a Python float on every call
         b = self.b
-        self._fatigue_churn = np.array(b.fatigue_churn, dtype=np.float32)
-        self._satisfaction_churn = np.array(b.satisfaction_churn, dtype=np.float32)
+        self.fatigue_keep = rules.daily_decay(b.fatigue_half_life_days)
+        self.satisfaction_keep = rules.daily_decay(b.satisfaction_half_life_days)
+        self.boost_keep = rules.daily_decay(b.response_half_life_days)
+        self._keep = np.array([self.fatigue_keep, self.satisfaction_keep, self.boost_keep])
+        self._rebase_after = max(1, int(FADE_RANGE_BITS / -np.log2(self._keep.min())))
+        self._faded = 0  # days the stored stocks have faded since their base day
+        # float32 0-d constants: numpy would convert a Python float on every call
         self._recognition_churn = np.array(b.recognition_churn, dtype=np.float32)
         t = self.t = Table(capacity, live_views=False)  # rows are always indexed below t.n
         # float32 where a day's arithmetic touches every customer: half the memory traffic.
@@ -93,6 +97,7 @@ class ArrayCustomers:
         t.add("buy_clock", np.float32)
         t.add("fatigue", np.float32, n_channels)  # as of fatigue_day, per channel
         t.add("fatigue_day", np.int32, n_channels)
+        # stored in base-day units (see _fade_to): the day's value is stored x the day's scale
         t.add("fatigue_total", np.float32)
         t.add("satisfaction", np.float32)
         t.add("boost", np.float32)  # extra purchase intensity from read messages
@@ -118,6 +123,7 @@ class ArrayCustomers:
         self._purchase_addresses = streams.addresses(
             "purchase", horizon, np.arange(len(PURCHASE_DRAWS))
         )
+        self._fade_to(0)
 
     def add(self, customers: Customers, day: int) -> None:
         """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
@@ -207,7 +213,10 @@ class ArrayCustomers:
         return self.t.alive[: self.t.n]
 
     def fatigue_total(self) -> np.ndarray:
-        return self.t.fatigue_total[: self.t.n]
+        return self.t.fatigue_total[: self.t.n] * self._fatigue_scale
+
+    def satisfaction(self) -> np.ndarray:
+        return self.t.satisfaction[: self.t.n] * self._satisfaction_scale
 
     def _channel_fatigue(self, idx: np.ndarray, channel: int, day: int) -> np.ndarray:
         t = self.t
@@ -247,13 +256,14 @@ class ArrayCustomers:
         tired = fatigue[here] + added
         t.fatigue[:, d.channel][rows] = tired
         t.fatigue_day[:, d.channel][rows] = d.day
-        t.fatigue_total[rows] += added
+        t.fatigue_total[rows] += added * self._fatigue_unit
         opted_out = np.zeros(len(idx), dtype=bool)
         opted_out[here] = u_opt[here] < rules.opt_out_probability(d.opt_out_rate, tired, b)
         engaged = read[here]
         seen = rows[engaged]
-        t.satisfaction[seen] -= rules.irritation(rel[engaged], b)
-        t.boost[seen] += rules.response_boost(d.effect, rel[engaged], d.personal, b)
+        t.satisfaction[seen] -= rules.irritation(rel[engaged], b) * self._satisfaction_unit
+        boost = rules.response_boost(d.effect, rel[engaged], d.personal, b)
+        t.boost[seen] += boost * self._boost_unit
         revived = np.zeros(len(idx), dtype=bool)
         if d.offer is not None:
             self._open_offer(seen, d)
@@ -287,7 +297,8 @@ class ArrayCustomers:
         self._last_expiry = max(self._last_expiry, d.day + offer.expiry_days)
 
     def change_satisfaction(self, idx: np.ndarray, delta: np.ndarray | float) -> None:
-        np.add.at(self.t.satisfaction, idx, np.asarray(delta, dtype=np.float32))
+        delta = np.asarray(delta, dtype=np.float32) * self._satisfaction_unit
+        np.add.at(self.t.satisfaction, idx, delta)
         self._thaw(idx)  # one who left but answered a call: her mood fades from now on
 
     def set_recognised(self, idx: np.ndarray, recognised: np.ndarray) -> None:
@@ -338,7 +349,8 @@ class ArrayCustomers:
         if self._scratch.shape[1] < n:
             self._scratch = np.empty((2, t.capacity), dtype=np.float32)
         x, y = self._scratch[0, :n], self._scratch[1, :n]
-        # hazard multiplier (see behaviour.hazard_multiplier), then spend the churn clock
+        # hazard multiplier (see behaviour.hazard_multiplier), then spend the churn clock;
+        # the stocks are stored in base-day units, and the day's scale is in the factors
         np.multiply(t.fatigue_total[rows], self._fatigue_churn, out=x)
         x -= np.multiply(t.satisfaction[rows], self._satisfaction_churn, out=y)
         if self._anyone_recognised:
@@ -354,7 +366,7 @@ class ArrayCustomers:
             buy -= t.visit_rate[rows]
         else:
             buy -= np.multiply(t.visit_rate[rows], np.float32(visit_lift), out=x)
-        buy -= t.boost[rows]
+        buy -= np.multiply(t.boost[rows], self._boost_scale, out=x)
         buying = (buy <= 0).nonzero()[0]
         if isinstance(rows, slice):
             return left + rows.start, buying + rows.start
@@ -411,13 +423,29 @@ class ArrayCustomers:
         if ending is not None:  # unless a better offer has replaced hers since
             rows = np.concatenate(ending)
             self._close_offers(rows[t.offer_expiry[rows] == day])
-        for rows in self._working():
-            for column, keep in (
-                (t.fatigue_total, self.fatigue_keep),
-                (t.satisfaction, self.satisfaction_keep),
-                (t.boost, self.boost_keep),
+        self._fade_to(self._faded + 1)
+
+    def _fade_to(self, faded: int) -> None:
+        """Total fatigue, satisfaction and message effects fade by a constant factor a day,
+        for every customer: rather than scale three columns every night, they are stored in
+        units of a base day, and the day's scale (keep ** days since the base) is applied
+        where they are read, its inverse where something is added. Before the stored values
+        could grow past float32's range, the columns are rescaled once and the base moves."""
+        if faded >= self._rebase_after:
+            t, scale = self.t, self._keep**faded
+            for column, factor in zip(
+                (t.fatigue_total, t.satisfaction, t.boost), scale, strict=True
             ):
-                if isinstance(rows, slice):
-                    column[rows] *= keep  # a view: in place
-                else:
-                    column[rows] = column[rows] * keep
+                column[: t.n] *= np.float32(factor)
+            faded = 0
+        self._faded = faded
+        fatigue, satisfaction, boost = self._keep**faded
+        b = self.b
+        self._fatigue_scale = np.float32(fatigue)
+        self._satisfaction_scale = np.float32(satisfaction)
+        self._fatigue_churn = np.array(b.fatigue_churn * fatigue, dtype=np.float32)
+        self._satisfaction_churn = np.array(b.satisfaction_churn * satisfaction, dtype=np.float32)
+        self._boost_scale = np.array(boost, dtype=np.float32)
+        self._fatigue_unit = np.float32(1 / fatigue)  # what adding 1 today adds to the stored
+        self._satisfaction_unit = np.float32(1 / satisfaction)
+        self._boost_unit = np.float32(1 / boost)

@@ -46,7 +46,7 @@ def test_a_gone_customers_mood_fades_overnight_in_both_implementations():
         model.customers.change_satisfaction(np.array([gone]), 1.0)
         model.customers.end_day(model.days)
         if implementation == "fast":
-            mood = model.customers.t.satisfaction[gone]
+            mood = model.customers.satisfaction()[gone]
         else:
             mood = model.customers.agents[gone].satisfaction
         assert mood == pytest.approx(model.customers.satisfaction_keep), implementation

@@ -83,6 +83,32 @@ def test_fatigue_decays_once_messages_stop():
     assert after[-1] < 0.1 * fatigue[19]
 
 
+def test_stocks_fade_at_their_half_lives_across_the_fast_paths_rebasing():
+    """The fast path stores fatigue and satisfaction in units of a base day that moves every
+    few weeks (with short-lived message effects, every few days); across those moves they
+    fade as nightly fading would."""
+    model = run(
+        "customers=300",
+        "days=20",
+        "strategy=blanket",
+        "population.behaviour.response_half_life_days=0.5",
+    ).model
+    customers, days = model.customers, 400
+    assert customers._rebase_after < days / 10  # the premise: many moves of the base
+    rows = np.flatnonzero(customers.fatigue_total() > 0)[:20]  # sent a message
+    assert len(rows) == 20
+    customers.change_satisfaction(rows, 1.0)
+    fatigue, mood = customers.fatigue_total()[rows], customers.satisfaction()[rows]
+    for day in range(20, 20 + days):
+        customers.end_day(day)
+    np.testing.assert_allclose(
+        customers.fatigue_total()[rows], fatigue * customers.fatigue_keep**days, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        customers.satisfaction()[rows], mood * customers.satisfaction_keep**days, rtol=1e-4
+    )
+
+
 def test_too_little_staff_slows_complaints_and_loses_customers():
     args = ("customers=6000", "days=150", "store.complaint_rate=0.25")
     staffed = run(*args, "store.staff.advisors_per_10k_customers=10")
