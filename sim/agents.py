@@ -217,6 +217,9 @@ class AgentCustomers:
     def fatigue_total(self) -> np.ndarray:
         return np.array([sum(a.fatigue) for a in self.agents])
 
+    def fatigue_sum(self) -> float:
+        return float(self.fatigue_total().sum())
+
     def receive(self, d: Delivery) -> Reception:
         outcomes = [
             self.agents[row].receive(

@@ -215,6 +215,11 @@ class ArrayCustomers:
     def fatigue_total(self) -> np.ndarray:
         return self.t.fatigue_total[: self.t.n] * self._fatigue_scale
 
+    def fatigue_sum(self) -> float:
+        """Everyone's total fatigue added up, for the daily mean: summed in float32 as
+        stored, scaled once (a float64 sum would cost twice as much)."""
+        return float(np.add.reduce(self.t.fatigue_total[: self.t.n])) * float(self._fatigue_scale)
+
     def satisfaction(self) -> np.ndarray:
         return self.t.satisfaction[: self.t.n] * self._satisfaction_scale
 

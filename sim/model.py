@@ -498,8 +498,6 @@ def _daily_row(m: StoreModel) -> dict[str, Any]:
         "new_customers": int(today["new_customers"]),
         "complaints": int(today["complaints"]),
         "staff_backlog": m.staff.backlog,
-        "mean_fatigue": (
-            float(np.add.reduce(m.customers.fatigue_total(), dtype=np.float64)) / record.n
-        ),
+        "mean_fatigue": m.customers.fatigue_sum() / record.n,
         **dict(zip(TIER_COLUMNS, m.tier_counts[TIER_SPAN].tolist(), strict=True)),
     }

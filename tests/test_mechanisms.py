@@ -107,6 +107,8 @@ def test_stocks_fade_at_their_half_lives_across_the_fast_paths_rebasing():
     np.testing.assert_allclose(
         customers.satisfaction()[rows], mood * customers.satisfaction_keep**days, rtol=1e-4
     )
+    everyone = customers.fatigue_total().astype(np.float64).sum()  # the daily series' sum
+    np.testing.assert_allclose(customers.fatigue_sum(), everyone, rtol=1e-5)
 
 
 def test_too_little_staff_slows_complaints_and_loses_customers():
