@@ -35,6 +35,9 @@ from sim.random import Streams
 from sim.table import Table
 
 FATIGUE_MEMORY_DAYS = 3650  # fatigue older than this has decayed to nothing
+# 0-d operands: numpy converts a Python number on every call, which costs as much as the
+# arithmetic on a day's few buyers
+_ZERO32 = np.zeros((), dtype=np.float32)
 FADE_RANGE_BITS = 30  # stored stocks reach at most 2**30 times their value (float32 is safe)
 
 
@@ -65,6 +68,8 @@ class ArrayCustomers:
         self.spend_p = population.spend_p
         self.mix = style_mix
         self.complaint_rate = complaint_rate
+        self._complaint_rate = np.array(complaint_rate)  # 0-d float64, as the uniforms
+        self._top_up = np.array(population.behaviour.min_spend_top_up)
         self.streams = streams
         self.comeback_rate = population.comeback_rate_per_year / 365
         # day -> (rows due back that day, their next comeback clock, their churn clock)
@@ -123,6 +128,11 @@ class ArrayCustomers:
         self._purchase_addresses = streams.addresses(
             "purchase", horizon, np.arange(len(PURCHASE_DRAWS))
         )
+        # the day's scales of the stored stocks (see _fade_to)
+        self._fatigue_scale, self._satisfaction_scale, self._boost_scale = _constants(3)
+        self._fatigue_churn, self._satisfaction_churn = _constants(2)
+        self._fatigue_unit, self._satisfaction_unit, self._boost_unit = _constants(3)
+        (self._lift,) = _constants(1)  # the calendar's visit lift today
         self._fade_to(0)
 
     def add(self, customers: Customers, day: int) -> None:
@@ -332,7 +342,8 @@ class ArrayCustomers:
         if self._comebacks:
             self._come_back(day)
         # thawed rows first: they lie before the span, so buyers come out in row order
-        parts = [self._clocks(rows, visit_lift) for rows in reversed(self._working())]
+        self._lift[()] = visit_lift
+        parts = [self._clocks(rows, visit_lift == 1.0) for rows in reversed(self._working())]
         if len(parts) == 1:
             churned, buyers = parts[0]
         else:
@@ -343,7 +354,7 @@ class ArrayCustomers:
             self._schedule_comebacks(churned, self.t.comeback_clock[churned], day + 1)
         return churned, buyers
 
-    def _clocks(self, rows: slice | np.ndarray, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
+    def _clocks(self, rows: slice | np.ndarray, plain_day: bool) -> tuple[np.ndarray, np.ndarray]:
         """Spend the churn and visit clocks of `rows` (a span: views, in place; thawed rows:
         copies, written back). This is the loop every customer-day pays, so it works over
         preallocated buffers, and a churned customer's clocks stand at +inf so that neither
@@ -363,16 +374,16 @@ class ArrayCustomers:
         np.exp(x, out=x)
         x *= t.mu[rows]
         churn -= x
-        left = (churn <= 0).nonzero()[0]
+        left = (churn <= _ZERO32).nonzero()[0]
         churn[left] = np.inf
         buy[left] = np.inf
         # visit intensity: base rate x open offer x calendar, plus fading message effects
-        if visit_lift == 1.0:
+        if plain_day:  # the calendar lifts no visits today
             buy -= t.visit_rate[rows]
         else:
-            buy -= np.multiply(t.visit_rate[rows], np.float32(visit_lift), out=x)
+            buy -= np.multiply(t.visit_rate[rows], self._lift, out=x)
         buy -= np.multiply(t.boost[rows], self._boost_scale, out=x)
-        buying = (buy <= 0).nonzero()[0]
+        buying = (buy <= _ZERO32).nonzero()[0]
         if isinstance(rows, slice):
             return left + rows.start, buying + rows.start
         t.churn_clock[rows], t.buy_clock[rows] = churn, buy
@@ -380,7 +391,7 @@ class ArrayCustomers:
 
     def shop(self, buyers: np.ndarray, day: int) -> Baskets:
         """What each buyer spends, on which style, and whether her offer is redeemed."""
-        t, b, s = self.t, self.b, self.streams
+        t, s = self.t, self.streams
         keys = t.key[buyers]
         u = s.uniform_matrix_at(keys, self._purchase_addresses[day])  # as uniform_matrix
         spend = gamma_from_uniform(u[:, SPEND], self.spend_p, t.spend_rate[buyers])
@@ -392,15 +403,15 @@ class ArrayCustomers:
         if day <= self._last_expiry:  # someone may hold an open offer
             holds = (t.offer_batch[buyers] >= 0) & (t.offer_expiry[buyers] >= day)
             short = holds & (spend < t.offer_min_spend[buyers])
-            top_up = short & (u[:, TOP_UP] < b.min_spend_top_up)
+            top_up = short & (u[:, TOP_UP] < self._top_up)
             spend = np.where(top_up, t.offer_min_spend[buyers], spend)
             redeemed = holds & (spend >= t.offer_min_spend[buyers])
             discount[redeemed] = spend[redeemed] * t.offer_discount[buyers[redeemed]]
             offer_batch[redeemed] = t.offer_batch[buyers[redeemed]]
             self._close_offers(buyers[redeemed])
-        satisfied = t.satisfaction[buyers] >= 0
+        satisfied = t.satisfaction[buyers] >= _ZERO32
         referral = satisfied & (u[:, REFERRAL] < t.referral[buyers])
-        complaint = u[:, COMPLAINT] < self.complaint_rate
+        complaint = u[:, COMPLAINT] < self._complaint_rate
         # The day's intensity beyond the threshold counts toward her next visit, as in
         # continuous time (a second purchase the same day merges into this one).
         t.buy_clock[buyers] -= np.log(u[:, NEXT_VISIT])
@@ -437,20 +448,28 @@ class ArrayCustomers:
         where they are read, its inverse where something is added. Before the stored values
         could grow past float32's range, the columns are rescaled once and the base moves."""
         if faded >= self._rebase_after:
-            t, scale = self.t, self._keep**faded
-            for column, factor in zip(
-                (t.fatigue_total, t.satisfaction, t.boost), scale, strict=True
+            t = self.t
+            for column, keep in zip(
+                (t.fatigue_total, t.satisfaction, t.boost), self._keep.tolist(), strict=True
             ):
-                column[: t.n] *= np.float32(factor)
+                column[: t.n] *= np.float32(keep**faded)
             faded = 0
         self._faded = faded
-        fatigue, satisfaction, boost = self._keep**faded
-        b = self.b
-        self._fatigue_scale = np.float32(fatigue)
-        self._satisfaction_scale = np.float32(satisfaction)
-        self._fatigue_churn = np.array(b.fatigue_churn * fatigue, dtype=np.float32)
-        self._satisfaction_churn = np.array(b.satisfaction_churn * satisfaction, dtype=np.float32)
-        self._boost_scale = np.array(boost, dtype=np.float32)
-        self._fatigue_unit = np.float32(1 / fatigue)  # what adding 1 today adds to the stored
-        self._satisfaction_unit = np.float32(1 / satisfaction)
-        self._boost_unit = np.float32(1 / boost)
+        # Python floats written into float32 0-d arrays: a new numpy scalar costs far more
+        fatigue = self.fatigue_keep**faded
+        satisfaction = self.satisfaction_keep**faded
+        boost = self.boost_keep**faded
+        self._fatigue_scale[()] = fatigue
+        self._satisfaction_scale[()] = satisfaction
+        self._fatigue_churn[()] = self.b.fatigue_churn * fatigue
+        self._satisfaction_churn[()] = self.b.satisfaction_churn * satisfaction
+        self._boost_scale[()] = boost
+        self._fatigue_unit[()] = 1 / fatigue  # what adding 1 today adds to the stored
+        self._satisfaction_unit[()] = 1 / satisfaction
+        self._boost_unit[()] = 1 / boost
+
+
+def _constants(count: int) -> list[np.ndarray]:
+    """Float32 0-d arrays, refilled in place: numpy would convert a Python float on every
+    call, and a new numpy scalar a day costs more than all the days' refills."""
+    return [np.ones((), dtype=np.float32) for _ in range(count)]
