@@ -65,7 +65,7 @@ class ArrayCustomers:
         horizon: int,
     ) -> None:
         self.b = population.behaviour
-        self.spend_p = population.spend_p
+        self.spend_p = np.array(population.spend_p)  # 0-d: see _ZERO32
         self.mix = style_mix
         self.complaint_rate = complaint_rate
         self._complaint_rate = np.array(complaint_rate)  # 0-d float64, as the uniforms

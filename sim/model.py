@@ -403,8 +403,7 @@ class StoreModel(mesa.Model):
         i, out, record = b.buyers, self.outcome, self.ledger.record
         if len(i) == 0:
             return
-        silent = d - record.last_purchase_day[i]
-        out.reactivated[i[silent >= SLEEPING_DAYS]] = True
+        out.reactivated[i[record.last_purchase_day[i] <= d - SLEEPING_DAYS]] = True
         record.last_purchase_day[i] = d
         record.purchases[i] += 1
         record.spend[i] += b.paid
