@@ -67,7 +67,6 @@ class ArrayCustomers:
         self.b = population.behaviour
         self.spend_p = np.array(population.spend_p)  # 0-d: see _ZERO32
         self.mix = style_mix
-        self.complaint_rate = complaint_rate
         self._complaint_rate = np.array(complaint_rate)  # 0-d float64, as the uniforms
         self._top_up = np.array(population.behaviour.min_spend_top_up)
         self.streams = streams
