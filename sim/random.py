@@ -91,6 +91,21 @@ def _keyed(keys: np.ndarray, address: np.ndarray) -> np.ndarray:
     return _mix(np.add(x, _GOLDEN, out=x))
 
 
+def _keyed_words(keys: np.ndarray, addresses: list[int]) -> np.ndarray:
+    """`_keyed` in Python integers, for a handful of keys (one address each): numpy's
+    per-call overhead would cost more than the arithmetic."""
+    words = [
+        _splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ a)
+        for k, a in zip(keys.tolist(), addresses, strict=True)
+    ]
+    return np.array(words, dtype=np.uint64)
+
+
+def _exponential(u: np.ndarray) -> np.ndarray:
+    """Exp(1) draws from uniforms, in place."""
+    return np.negative(np.log(u, out=u), out=u)
+
+
 class Streams:
     """Named, independent random streams derived from one root seed.
 
@@ -132,11 +147,8 @@ class Streams:
         """64 mixed bits per key; `slot` is one for all keys or one per key."""
         keys = np.asarray(keys, dtype=np.uint64)
         base = self._address(purpose, day, slot)
-        if isinstance(base, int) and len(keys) <= _FEW_KEYS:  # `_keyed` in Python integers
-            return np.array(
-                [_splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ base) for k in keys.tolist()],
-                dtype=np.uint64,
-            )
+        if isinstance(base, int) and len(keys) <= _FEW_KEYS:
+            return _keyed_words(keys, [base] * len(keys))
         return _keyed(keys, base if isinstance(base, np.ndarray) else _const(base, np.uint64))
 
     def uniform(
@@ -178,24 +190,18 @@ class Streams:
         self, purpose: str, keys: np.ndarray, day: int, slot: int | np.ndarray = 0
     ) -> np.ndarray:
         """Exp(1) draws addressed like `uniform`: the thresholds of the hazard clocks."""
-        u = self.uniform(purpose, keys, day, slot)
-        return np.negative(np.log(u, out=u), out=u)
+        return _exponential(self.uniform(purpose, keys, day, slot))
 
     def exponential_on(self, purpose: str, keys: np.ndarray, days: np.ndarray) -> np.ndarray:
         """`exponential` for each key on her own day (slot 0): draws due on different days,
         known in advance, taken in one pass instead of a few on each day."""
         purpose_key, keys = self._purpose_key(purpose), np.asarray(keys, dtype=np.uint64)
-        if len(keys) <= _FEW_KEYS:  # `_keyed` and `_address_array` in Python integers
-            words = [
-                _splitmix64_word((k * _GOLDEN_WORD & _WORD) ^ _address_word(purpose_key, d, 0))
-                for k, d in zip(keys.tolist(), np.asarray(days).tolist(), strict=True)
-            ]
-            bits = np.array(words, dtype=np.uint64)
+        days = np.asarray(days, dtype=np.int64)
+        if len(keys) <= _FEW_KEYS:
+            bits = _keyed_words(keys, [_address_word(purpose_key, d, 0) for d in days.tolist()])
         else:
-            days = np.asarray(days, dtype=np.int64)
             bits = _keyed(keys, _address_array(purpose_key, days, np.zeros(1, dtype=np.int64)))
-        u = _unit(bits, _S11, _TO_UNIT)
-        return np.negative(np.log(u, out=u), out=u)
+        return _exponential(_unit(bits, _S11, _TO_UNIT))
 
     def derived_keys(self, parents: np.ndarray, day: int) -> np.ndarray:
         """Stable keys for customers another customer brought in (a referred friend).
