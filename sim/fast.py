@@ -13,6 +13,8 @@ of a base day and scaled by the day's factor where the clocks read them (see `_f
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim import behaviour as rules
@@ -78,8 +80,8 @@ class ArrayCustomers:
         self.fatigue_keep = rules.daily_decay(b.fatigue_half_life_days)
         self.satisfaction_keep = rules.daily_decay(b.satisfaction_half_life_days)
         self.boost_keep = rules.daily_decay(b.response_half_life_days)
-        self._keep = np.array([self.fatigue_keep, self.satisfaction_keep, self.boost_keep])
-        self._rebase_after = max(1, int(FADE_RANGE_BITS / -np.log2(self._keep.min())))
+        fastest = min(self.fatigue_keep, self.satisfaction_keep, self.boost_keep)
+        self._rebase_after = max(1, int(FADE_RANGE_BITS / -math.log2(fastest)))
         self._faded = 0  # days the stored stocks have faded since their base day
         # float32 0-d constants: numpy would convert a Python float on every call
         self._recognition_churn = np.array(b.recognition_churn, dtype=np.float32)
@@ -446,18 +448,20 @@ class ArrayCustomers:
         units of a base day, and the day's scale (keep ** days since the base) is applied
         where they are read, its inverse where something is added. Before the stored values
         could grow past float32's range, the columns are rescaled once and the base moves."""
-        if faded >= self._rebase_after:
-            t = self.t
-            for column, keep in zip(
-                (t.fatigue_total, t.satisfaction, t.boost), self._keep.tolist(), strict=True
-            ):
-                column[: t.n] *= np.float32(keep**faded)
-            faded = 0
-        self._faded = faded
         # Python floats written into float32 0-d arrays: a new numpy scalar costs far more
         fatigue = self.fatigue_keep**faded
         satisfaction = self.satisfaction_keep**faded
         boost = self.boost_keep**faded
+        if faded >= self._rebase_after:
+            t = self.t
+            for column, scale in zip(
+                (t.fatigue_total, t.satisfaction, t.boost),
+                (fatigue, satisfaction, boost),
+                strict=True,
+            ):
+                column[: t.n] *= np.float32(scale)
+            faded, fatigue, satisfaction, boost = 0, 1.0, 1.0, 1.0
+        self._faded = faded
         self._fatigue_scale[()] = fatigue
         self._satisfaction_scale[()] = satisfaction
         self._fatigue_churn[()] = self.b.fatigue_churn * fatigue
