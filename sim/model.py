@@ -34,9 +34,8 @@ from sim.table import Table
 
 SLEEPING_DAYS = 180  # silent this long = sleeping (DOMAIN.md lifecycle stages)
 CALL_SLOT = 1_000  # draw slots for served calls, apart from the day's message batches
-TIER_LEVELS_REPORTED = (1, 2, 3)  # loyalty tiers counted in the daily series (silver..diamond)
+TIER_LEVELS_REPORTED = range(1, 4)  # loyalty tiers counted in the daily series (silver..diamond)
 TIER_COLUMNS = tuple(f"tier_{level}" for level in TIER_LEVELS_REPORTED)
-TIER_SPAN = slice(TIER_LEVELS_REPORTED[0], TIER_LEVELS_REPORTED[-1] + 1)  # levels are consecutive
 TALLIES = (  # today's counts in the daily series
     "new_customers",
     "transactions",
@@ -498,5 +497,11 @@ def _daily_row(m: StoreModel) -> dict[str, Any]:
         "complaints": int(today["complaints"]),
         "staff_backlog": m.staff.backlog,
         "mean_fatigue": m.customers.fatigue_sum() / record.n,
-        **dict(zip(TIER_COLUMNS, m.tier_counts[TIER_SPAN].tolist(), strict=True)),
+        **dict(
+            zip(
+                TIER_COLUMNS,
+                m.tier_counts[TIER_LEVELS_REPORTED.start : TIER_LEVELS_REPORTED.stop].tolist(),
+                strict=True,
+            )
+        ),
     }
