@@ -21,13 +21,15 @@ from sim.engine import (
     PURCHASE_DRAWS,
     REFERRAL,
     SPEND,
+    SPEND_ACCEPT,
+    SPEND_NORMAL,
     STYLE,
     TOP_UP,
     Baskets,
     Delivery,
     Reception,
 )
-from sim.population import Customers, gamma_from_uniform, style_choice
+from sim.population import Customers, GammaSpend, style_choice
 from sim.random import Streams
 
 
@@ -154,7 +156,12 @@ class CustomerAgent(mesa.Agent):
         u = engine.streams.uniform_matrix(
             "purchase", np.array([self.key]), day, np.arange(len(PURCHASE_DRAWS))
         )[0]
-        spend = float(gamma_from_uniform(u[SPEND : SPEND + 1], engine.spend_p, self.spend_rate)[0])
+        draws = (
+            u[SPEND_NORMAL : SPEND_NORMAL + 1],
+            u[SPEND_ACCEPT : SPEND_ACCEPT + 1],
+            u[SPEND : SPEND + 1],
+        )
+        spend = float(engine.spend(*draws, self.spend_rate)[0])
         style = int(style_choice(u[STYLE : STYLE + 1], self.affinity[None, :], engine.mix)[0])
         items = 1 + int(rules.extra_items(u[ITEMS : ITEMS + 1], np.array([self.items_mean]))[0])
         redeemed, discount = -1, 0.0
@@ -193,7 +200,7 @@ class AgentCustomers:
     ) -> None:
         self.model = model
         self.b = population.behaviour
-        self.spend_p = population.spend_p
+        self.spend = GammaSpend(population.spend_p)
         self.mix = style_mix
         self.n_channels = n_channels
         self.comeback_rate = population.comeback_rate_per_year / 365

@@ -16,8 +16,14 @@ from sim.actions import Offer
 from sim.population import Customers
 
 # The draws behind one purchase, all from one addressed hash call: (purpose "purchase", slot).
-PURCHASE_DRAWS = ("spend", "style", "items", "top_up", "referral", "complaint", "next_visit")
-SPEND, STYLE, ITEMS, TOP_UP, REFERRAL, COMPLAINT, NEXT_VISIT = range(len(PURCHASE_DRAWS))
+# The spend takes three (see population.GammaSpend); new draws go last, keeping the others'.
+PURCHASE_DRAWS = (
+    *("spend", "style", "items", "top_up", "referral", "complaint", "next_visit"),
+    *("spend_normal", "spend_accept"),
+)
+(SPEND, STYLE, ITEMS, TOP_UP, REFERRAL, COMPLAINT, NEXT_VISIT, SPEND_NORMAL, SPEND_ACCEPT) = range(
+    len(PURCHASE_DRAWS)
+)
 
 
 @dataclass

@@ -26,13 +26,15 @@ from sim.engine import (
     PURCHASE_DRAWS,
     REFERRAL,
     SPEND,
+    SPEND_ACCEPT,
+    SPEND_NORMAL,
     STYLE,
     TOP_UP,
     Baskets,
     Delivery,
     Reception,
 )
-from sim.population import Customers, gamma_from_uniform, style_choice
+from sim.population import Customers, GammaSpend, style_choice
 from sim.random import Streams
 from sim.table import Table
 
@@ -67,7 +69,7 @@ class ArrayCustomers:
         horizon: int,
     ) -> None:
         self.b = population.behaviour
-        self.spend_p = np.array(population.spend_p)  # 0-d: see _ZERO32
+        self.spend = GammaSpend(population.spend_p)
         self.mix = style_mix
         self._complaint_rate = np.array(complaint_rate)  # 0-d float64, as the uniforms
         self._top_up = np.array(population.behaviour.min_spend_top_up)
@@ -395,7 +397,9 @@ class ArrayCustomers:
         t, s = self.t, self.streams
         keys = t.key[buyers]
         u = s.uniform_matrix_at(keys, self._purchase_addresses[day])  # as uniform_matrix
-        spend = gamma_from_uniform(u[:, SPEND], self.spend_p, t.spend_rate[buyers])
+        spend = self.spend(
+            u[:, SPEND_NORMAL], u[:, SPEND_ACCEPT], u[:, SPEND], t.spend_rate[buyers]
+        )
         style = style_choice(u[:, STYLE], t.affinity[buyers], self.mix)
         items = 1 + rules.extra_items(u[:, ITEMS], t.items_mean[buyers])
         discount = np.zeros(len(buyers))
