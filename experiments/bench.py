@@ -30,10 +30,8 @@ from experiments.errors import exit_on_user_error
 from sim.config import compose
 from sim.simulate import simulate
 
-RUN_FIELDS = (
-    *("implementation", "strategy", "customers", "days", "customers_at_end"),
-    *("wall_s", "peak_rss_mb", "ns_per_customer_day"),
-)
+RUN_IDENTITY = ("implementation", "strategy", "customers", "days", "customers_at_end")
+RUN_FIELDS = (*RUN_IDENTITY, "wall_s", "peak_rss_mb", "ns_per_customer_day")
 PAIR_FIELDS = (
     *RUN_FIELDS,
     *("reference_wall_s", "reference_peak_rss_mb", "reference_ns_per_customer_day"),
@@ -60,8 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.pairs < 0 or (args.pairs and args.reference):
             raise ValueError("--pairs N needs N >= 1 and runs both paths: drop --reference")
         fields = PAIR_FIELDS if args.pairs else RUN_FIELDS
-        if args.csv:
-            _check_header(args.csv, fields)
+        new_csv = bool(args.csv) and _csv_is_new(args.csv, fields)
         overrides = [
             "strategy=blanket",
             *args.overrides,
@@ -70,10 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         ]
         figures = _speedup(args, overrides) if args.pairs else _one_run(overrides, args.reference)
     if args.csv:
-        new = not args.csv.exists() or not args.csv.stat().st_size
         with args.csv.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
-            if new:
+            if new_csv:
                 writer.writeheader()
             writer.writerow(figures)
     print(json.dumps(figures))
@@ -107,8 +103,7 @@ def _speedup(args: argparse.Namespace, overrides: list[str]) -> dict[str, object
         *(f"--customers={args.customers}", f"--days={args.days}", *args.overrides),
     ]
     fast, reference, ratios = [], [], []
-    pairs = args.pairs
-    for pair in range(1, pairs + 1):
+    for pair in range(1, args.pairs + 1):
         before = _child(command)
         slow = _child([*command, "--reference"])
         after = _child(command)
@@ -122,14 +117,14 @@ def _speedup(args: argparse.Namespace, overrides: list[str]) -> dict[str, object
         reference.append(slow)
         ratios.append(ratio)
     return {
-        **{field: fast[0][field] for field in RUN_FIELDS[:5]},
+        **{field: fast[0][field] for field in RUN_IDENTITY},
         "wall_s": _median(fast, "wall_s"),
         "peak_rss_mb": max(run["peak_rss_mb"] for run in fast),
         "ns_per_customer_day": _median(fast, "ns_per_customer_day"),
         "reference_wall_s": _median(reference, "wall_s"),
         "reference_peak_rss_mb": max(run["peak_rss_mb"] for run in reference),
         "reference_ns_per_customer_day": _median(reference, "ns_per_customer_day"),
-        "pairs": pairs,
+        "pairs": args.pairs,
         "speedup": round(statistics.median(ratios), 1),
         "speedup_min": round(min(ratios), 1),
         "speedup_max": round(max(ratios), 1),
@@ -145,18 +140,21 @@ def _child(command: list[str]) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _check_header(path: Path, fields: tuple[str, ...]) -> None:
-    """Refuse, before any run, a CSV whose columns this benchmark would misalign."""
+def _csv_is_new(path: Path, fields: tuple[str, ...]) -> bool:
+    """Whether the CSV still needs its header; refuses, before any run, one whose columns
+    this benchmark would misalign."""
     if path.is_dir():
         raise ValueError(f"--csv {path} is a directory: give it a file name")
-    if path.exists() and path.stat().st_size:
-        with path.open(newline="") as f:
-            header = next(csv.reader(f), [])
-        if tuple(header) != fields:
-            raise ValueError(
-                f"--csv {path} has other columns than this benchmark writes "
-                f"({'--pairs' if 'speedup' in fields else 'a single run'}): give it a new file"
-            )
+    if not path.exists() or not path.stat().st_size:
+        return True
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    if tuple(header) != fields:
+        raise ValueError(
+            f"--csv {path} has other columns than this benchmark writes "
+            f"({'--pairs' if fields == PAIR_FIELDS else 'a single run'}): give it a new file"
+        )
+    return False
 
 
 def _median(runs: list[dict[str, object]], key: str) -> float:
