@@ -295,29 +295,7 @@ def repurchase_reactivation(comparison: pd.DataFrame, order: list[str], colours,
     """Repurchase and reactivation rates per strategy; the whiskers are the 95% paired
     interval of the difference against the baseline, drawn around the baseline's level."""
     panels = [("repurchase_rate", "Repurchase rate"), ("reactivation_rate", "Reactivation rate")]
-    frames = [_kpi(comparison, kpi) for kpi, _ in panels]
-    names = [s for s in order if all(s in f.index for f in frames)]
-    if not names:
-        return None
-    with _figure(0.42 * len(names) + 1.5, ncols=2, sharey=True) as (fig, axes):
-        for ax, (_, title), rows in zip(axes, panels, frames, strict=True):
-            rows = rows.loc[names]
-            y = np.arange(len(names))
-            ax.barh(y, rows["mean"] * 100, color=[colours[n] for n in names], alpha=0.85)
-            if "diff" in rows:
-                centre = (rows["baseline_mean"] + rows["diff"]) * 100
-                err = _err(rows, "diff", "diff_low", "diff_high") * 100
-                ax.errorbar(centre, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1.2)
-                if baseline in rows.index:
-                    ax.axvline(rows.loc[baseline, "mean"] * 100, color="black", lw=1, ls="--")
-            for yi, value in zip(y, rows["mean"], strict=True):
-                ax.text(value * 100, yi, f" {value:.1%}", va="center", ha="left", fontsize=9)
-            ax.set_yticks(y, names)
-            ax.set_title(title)
-            ax.set_xlabel("% of customers")
-            ax.set_xlim(0, max(rows["mean"].max() * 100 * 1.25, 1))
-        axes[0].invert_yaxis()
-        return _png(fig)
+    return _share_panels(comparison, order, colours, panels, "% of customers", baseline)
 
 
 def messages_fatigue(daily: pd.DataFrame, order: list[str], colours, baseline: str):
@@ -400,6 +378,19 @@ def vip(comparison: pd.DataFrame, order: list[str], colours, baseline: str):
         ("vip_share", "VIP share of customers"),
         ("vip_revenue_share", "VIP share of revenue"),
     ]
+    return _share_panels(comparison, order, colours, panels, "%")
+
+
+def _share_panels(
+    comparison: pd.DataFrame,
+    order: list[str],
+    colours,
+    panels: list[tuple[str, str]],
+    xlabel: str,
+    baseline: str | None = None,
+):
+    """Two side-by-side bar panels of shares (KPI, title) per strategy, labelled in percent;
+    with a `baseline`, whiskers for the paired difference against it, around its level."""
     frames = [_kpi(comparison, kpi) for kpi, _ in panels]
     names = [s for s in order if all(s in f.index for f in frames)]
     if not names:
@@ -409,11 +400,17 @@ def vip(comparison: pd.DataFrame, order: list[str], colours, baseline: str):
             rows = rows.loc[names]
             y = np.arange(len(names))
             ax.barh(y, rows["mean"] * 100, color=[colours[n] for n in names], alpha=0.85)
+            if baseline is not None and "diff" in rows:
+                centre = (rows["baseline_mean"] + rows["diff"]) * 100
+                err = _err(rows, "diff", "diff_low", "diff_high") * 100
+                ax.errorbar(centre, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1.2)
+                if baseline in rows.index:
+                    ax.axvline(rows.loc[baseline, "mean"] * 100, color="black", lw=1, ls="--")
             for yi, value in zip(y, rows["mean"], strict=True):
                 ax.text(value * 100, yi, f" {value:.1%}", va="center", ha="left", fontsize=9)
             ax.set_yticks(y, names)
             ax.set_title(title)
-            ax.set_xlabel("%")
+            ax.set_xlabel(xlabel)
             ax.set_xlim(0, max(rows["mean"].max() * 100 * 1.25, 1))
         axes[0].invert_yaxis()
         return _png(fig)
