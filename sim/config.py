@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import functools
 import math
 import typing
@@ -178,8 +179,16 @@ def _type_hints(schema: type) -> dict[str, Any]:
 
 
 def _walk(schema: type, node: Any, prefix: str) -> None:
-    """Check ranges and choices of `node` against `schema`, recursing into nested settings."""
+    """Check ranges and choices of `node` against `schema`, recursing into nested settings.
+
+    Keys the schema lacks are refused too: Hydra's `+key=value` adds them past the schema,
+    and a misspelt setting would otherwise be carried along and silently ignored."""
     hints = _type_hints(schema)
+    unknown = sorted(set(vars(node)) - hints.keys())
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(hints), n=1)
+        fix = f"did you mean {prefix}{close[0]}?" if close else f"remove {prefix}{unknown[0]}"
+        raise ConfigError(f"{prefix}{unknown[0]} is not a setting: {fix}")
     for f in dataclasses.fields(schema):
         key, value, kind = f"{prefix}{f.name}", getattr(node, f.name), hints[f.name]
         lo, hi = f.metadata.get("range", (None, None))

@@ -36,6 +36,21 @@ def test_unknown_key_and_wrong_type_are_rejected_by_the_schema():
         compose(["customers=lots"])
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("+custmers=500", "custmers is not a setting: did you mean customers?"),
+        ("+store.gros_margin=0.4", "did you mean store.gross_margin?"),
+        ("+channels.sms.cots=1", "did you mean channels.sms.cost?"),
+        ("+population.behaviour.zzz=1", "remove population.behaviour.zzz"),
+    ],
+)
+def test_a_key_added_past_the_schema_is_refused_with_the_nearest_setting(override, message):
+    # Hydra's own error for a misspelt key suggests `+key=...`, which the schema lets through
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate(compose([override]))
+
+
 def test_impossible_calendar_date_is_rejected():
     with pytest.raises(ConfigError, match="store.calendar"):
         validate(compose(["store.calendar.0.month=2", "store.calendar.0.day=30"]))
@@ -47,6 +62,7 @@ def test_impossible_calendar_date_is_rejected():
         (["customers=-5"], "customers=-5 is out of range"),
         (["strategy=nosuch"], "strategy"),
         (["foo=1"], "foo"),
+        (["+custmers=200"], "did you mean customers?"),
         (["customers=abc"], "customers=abc"),
         (["strategy=blanket", "strategy.channel=fax"], "unknown channel 'fax'"),
     ],
