@@ -140,7 +140,10 @@ def load_transactions(
     missing = [col for col in wanted.values() if col not in raw.columns]
     if missing:
         found = ", ".join(repr(c) for c in raw.columns)
-        hint = "pass customer_col=, date_col=, amount_col= (items_col=, style_col=) to name yours"
+        hint = (
+            "name yours with --customer-col, --date-col, --amount-col (--items-col, "
+            "--style-col), or customer_col= etc. from Python"
+        )
         if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ";\t|"):
             hint = "the file looks not comma separated; save it as CSV with commas"
         raise TransactionDataError(
@@ -233,10 +236,10 @@ def _clean(
     bad = date.isna().to_numpy()
     if bad.any():
         hint = (
-            "fix them, or pass date_format= (e.g. '%d/%m/%Y') if the file's dates are not "
-            "ISO 8601 (YYYY-MM-DD)"
+            "fix them, or pass --date-format (date_format= from Python; e.g. '%d/%m/%Y') if "
+            "the file's dates are not ISO 8601 (YYYY-MM-DD)"
             if date_format is None
-            else f"fix them to match date_format={date_format!r}"
+            else f"fix them to match the date format {date_format!r}"
         )
         raise TransactionDataError(
             f"{source}: unparsable dates in column {wanted['date']!r} at "

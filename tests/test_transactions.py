@@ -48,6 +48,7 @@ def test_missing_columns_are_named_with_the_columns_found(tmp_path):
     path = _csv(tmp_path, "client,date,total\nA,2021-01-01,10\n")
     message = _error(path)
     assert "missing column(s) 'customer_id', 'amount'" in message
+    assert "--customer-col" in message  # the command's own option, not a Python keyword
     assert "columns found: 'client', 'date', 'total'" in message
     assert "customer_col=" in message
     frame, _ = load_transactions(path, customer_col="client", amount_col="total")
@@ -64,7 +65,7 @@ def test_unparsable_dates_name_file_lines(tmp_path):
     message = _error(_csv(tmp_path, text))
     assert "unparsable dates in column 'date' at lines 3, 5" in message
     assert "'2021-13-01'" in message
-    assert "date_format=" in message
+    assert "--date-format" in message and "date_format=" in message  # the CLI's and Python's
 
 
 def test_date_format_reads_day_first_dates(tmp_path):
