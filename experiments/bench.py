@@ -31,6 +31,7 @@ from sim.config import compose
 from sim.simulate import simulate
 
 RUN_IDENTITY = ("implementation", "strategy", "customers", "days", "customers_at_end")
+OWN_OPTIONS = {"customers": "--customers", "days": "--days", "implementation": "--reference"}
 RUN_FIELDS = (*RUN_IDENTITY, "wall_s", "peak_rss_mb", "ns_per_customer_day")
 PAIR_FIELDS = (
     *RUN_FIELDS,
@@ -55,8 +56,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = _parse(sys.argv[1:] if argv is None else argv)
     with exit_on_user_error("retail-sim-bench"):
-        if args.pairs < 0 or (args.pairs and args.reference):
-            raise ValueError("--pairs N needs N >= 1 and runs both paths: drop --reference")
+        if args.pairs < 0:
+            raise ValueError(f"--pairs {args.pairs}: give a number of pairs of at least 1")
+        if args.pairs and args.reference:
+            raise ValueError("--pairs runs both paths: drop --reference")
+        for override in args.overrides:
+            key = override.split("=", 1)[0].lstrip("+~")
+            if key in OWN_OPTIONS:
+                raise ValueError(f"{override}: use {OWN_OPTIONS[key]} instead of an override")
         fields = PAIR_FIELDS if args.pairs else RUN_FIELDS
         new_csv = bool(args.csv) and _csv_is_new(args.csv, fields)
         overrides = [
@@ -145,6 +152,8 @@ def _csv_is_new(path: Path, fields: tuple[str, ...]) -> bool:
     this benchmark would misalign."""
     if path.is_dir():
         raise ValueError(f"--csv {path} is a directory: give it a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"--csv {path}: folder {path.parent} does not exist; create it first")
     if not path.exists() or not path.stat().st_size:
         return True
     with path.open(newline="") as f:

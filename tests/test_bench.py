@@ -83,7 +83,10 @@ def write_header(path, fields):
     "args, message",
     [
         (["--pairs", "1", "--reference"], "drop --reference"),
-        (["--pairs", "-1"], "--pairs N needs N >= 1"),
+        (["--pairs", "-1"], "--pairs -1: give a number of pairs of at least 1"),
+        (["customers=700"], "customers=700: use --customers instead"),
+        (["implementation=reference"], "use --reference instead"),
+        (["--csv", "{tmp}/no/such/folder.csv"], "does not exist; create it first"),
         (["--customers", "-5"], "customers"),
         (["strategy=nope"], "choose one of the options in 'strategy'"),
         (["--pairs", "1", "strategy=nope"], "choose one of the options in 'strategy'"),
