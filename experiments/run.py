@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.configdir import searchpath_override, split_config_dir
 from experiments.errors import exit_on_user_error
 from experiments.sweep import config_sweeps, reports_progress
-from sim.config import compose, register_schema, validate
+from sim.config import ConfigError, compose, register_schema, validate
 from sim.simulate import RunResult, build_strategy, simulate
 
 log = logging.getLogger("retail-sim")
@@ -122,6 +122,8 @@ def _variants(overrides: list[str]) -> list[list[str]]:
             values = list(override.sweep_string_iterator())
         except (HydraException, TypeError, ValueError):
             continue
+        if not values:
+            raise ConfigError(f"{text} sweeps over no values: give at least one")
         choices.append([f"{override.get_key_element()}={value}" for value in values])
     first = [values[0] for values in choices]
     variants = [first]

@@ -15,6 +15,7 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 
 from sim.actions import Actions
+from sim.config import ConfigError
 from tests.conftest import PROJECT
 
 TINY = ("customers=300", "days=30")
@@ -172,6 +173,13 @@ def test_experiment_configs_compose_and_preflight(tmp_path):
 
     preflight(["experiment=compare"])
     preflight(["experiment=robustness"])
+
+
+def test_a_sweep_over_no_values_stops_in_the_preflight():
+    from experiments.run import preflight
+
+    with pytest.raises(ConfigError, match=r"seed=range\(5,1\) sweeps over no values"):
+        preflight(["experiment=compare", "seed=range(5,1)"])
 
 
 @pytest.mark.skipif(
