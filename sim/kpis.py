@@ -39,8 +39,9 @@ GLOSSARY: dict[str, str] = {
     "message_cost": "cost of sending messages",
     "discount_cost": "value of discounts redeemed",
     "staff_cost": "advisor time spent on complaints and calls",
-    "repeat_within_39w": "CDNOW check: share of customers who joined at least 39 weeks before the"
-    " end whose second purchase came within 39 weeks of the first (null if the run is shorter)",
+    "repeat_within_39w": "CDNOW check: share of customers who joined during the run, at least 39"
+    " weeks before its end, whose second purchase came within 39 weeks of the first (null if the"
+    " run is shorter)",
     "silent_6_9m_buy_again_39w": "CDNOW check: share of day-0 customers silent 6-9 months who"
     " bought again within the first 39 weeks of the run (null if the run is shorter)",
 }
