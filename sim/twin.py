@@ -27,6 +27,7 @@ the model's conditional expectations. Draws come from the generator the caller p
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +114,16 @@ def save_twin(path: str | Path, history: TwinHistory) -> None:
 def read_twin(path: str | Path) -> TwinHistory:
     """Read and check a twin file written by `save_twin`."""
     path = Path(path)
+    if path.is_dir():
+        raise TwinFileError(f"twin file {path} is a folder: point at the twin.npz inside it")
     if not path.is_file():
         raise FileNotFoundError(
             f"twin file {path} not found: run retail-sim-calibrate, or point "
             "population.twin_file at its twin.npz (an absolute path)"
+        )
+    if not zipfile.is_zipfile(path):  # np.load would guess a pickle and suggest allow_pickle
+        raise TwinFileError(
+            f"twin file {path} is not a twin (an .npz archive written by retail-sim-calibrate)"
         )
     try:
         with np.load(path, allow_pickle=False) as data:

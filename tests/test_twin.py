@@ -75,7 +75,7 @@ def test_twin_file_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="retail-sim-calibrate"):
         read_twin(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_text("not an archive")
-    with pytest.raises(TwinFileError, match="not a readable"):
+    with pytest.raises(TwinFileError, match="is not a twin"):
         read_twin(tmp_path / "junk.npz")
     h.last_purchase_day[7] = 5  # a purchase after the calibration end
     save_twin(path, h)
