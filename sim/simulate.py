@@ -54,9 +54,8 @@ def apply_cap(strategy: Any, cfg: DictConfig) -> Any:
     cap = _instantiate(cap_cfg, f"cap {cap_cfg.get('_target_')}")
     if not callable(getattr(cap, "filter", None)):
         raise ConfigError(f"cap {cap_cfg.get('_target_')} has no filter(view, actions) method")
-    capped = Capped(strategy, cap)
-    check_strategy(capped, cfg)
-    return capped
+    check_strategy(cap, cfg, "cap")
+    return Capped(strategy, cap)
 
 
 def _instantiate(node: DictConfig, what: str) -> Any:
@@ -67,14 +66,15 @@ def _instantiate(node: DictConfig, what: str) -> Any:
         raise ConfigError(f"{what} could not be built: {reason}") from None
 
 
-def check_strategy(strategy: Any, cfg: DictConfig) -> None:
-    """Let the strategy refuse settings the store cannot honour, before anything runs."""
+def check_strategy(strategy: Any, cfg: DictConfig, what: str = "strategy") -> None:
+    """Let the strategy (or the cap) refuse settings the store cannot honour, before
+    anything runs; `what` names the config group in the message."""
     check = getattr(strategy, "check", None)
     if callable(check):
         try:
             check(list(cfg.channels.keys()), list(cfg.store.styles))
         except ValueError as exc:
-            raise ConfigError(f"strategy: {exc}") from None
+            raise ConfigError(f"{what}: {exc}") from None
 
 
 def simulate(

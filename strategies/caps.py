@@ -127,11 +127,15 @@ class FrequencyCap:
     # ------------------------------------------------------------------ set-up
     def check(self, channels: list[str], styles: list[str] | None = None) -> None:
         """Raise ValueError naming a channel the store does not have."""
-        for limit in self.limits.values():
-            if limit.channel is not None:
-                require_channel(limit.channel, channels)
-        for channel in [*self.daily_limit, *self.queued]:
-            require_channel(channel, channels)
+        named = [(f"limits.{name}.channel", limit.channel) for name, limit in self.limits.items()]
+        named += [("daily_limit", c) for c in self.daily_limit]
+        named += [("queued_channels", c) for c in self.queued]
+        for key, channel in named:
+            if channel is not None:
+                try:
+                    require_channel(channel, channels)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
 
     def _setup(self, view: ObservableView) -> None:
         self.check(view.channels)

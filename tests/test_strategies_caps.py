@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from sim.actions import Actions, MessageBatch, Offer
+from sim.config import ConfigError, compose
+from sim.simulate import build_strategy
 from strategies.caps import Capped, FrequencyCap, Limit
 from tests.conftest import run
 from tests.ledger_checks import (
@@ -130,3 +132,9 @@ def test_limits_are_validated():
     cap = FrequencyCap(limits={"x": {"max": 1, "days": 7, "channel": "fax"}})
     with pytest.raises(ValueError, match="fax"):
         Capped(Flood(), cap).check(["sms", "phone"], [])
+
+
+def test_a_bad_cap_setting_is_blamed_on_the_cap_not_the_strategy():
+    cfg = compose(["strategy=blanket", "cap=weekly", "cap.limits.wechat.channel=fax"])
+    with pytest.raises(ConfigError, match=r"^cap: limits\.wechat\.channel: unknown channel 'fax'"):
+        build_strategy(cfg.strategy, cfg)
