@@ -18,16 +18,14 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.configdir import searchpath_override, split_config_dir
 from experiments.errors import exit_on_user_error
-from experiments.sweep import config_sweeps, reports_progress
-from sim.config import ConfigError, compose, register_schema, validate
-from sim.simulate import RunResult, build_strategy, simulate
+from experiments.preflight import preflight
+from experiments.sweep import reports_progress
+from sim.config import register_schema
+from sim.simulate import RunResult, simulate
 
 log = logging.getLogger("retail-sim")
 
@@ -106,47 +104,6 @@ def _app(cfg: DictConfig) -> float:
         title = f"{strategy}, seed {cfg.seed}: results in {out_dir}"
         print(format_summary(result.metrics, title))
     return float(result.metrics["net_profit"])
-
-
-def _variants(overrides: list[str]) -> list[list[str]]:
-    """Each value of each sweep (`a=1,2`, `seed=range(3)`), the other sweeps at their first
-    value; sweeps with no list of values (an optimiser's interval) are left to the sweeper."""
-    choices = []
-    for text, override in zip(
-        overrides, OverridesParser.create().parse_overrides(overrides), strict=True
-    ):
-        if not override.is_sweep_override():
-            choices.append([text])
-            continue
-        try:
-            values = list(override.sweep_string_iterator())
-        except (HydraException, TypeError, ValueError):
-            continue
-        if not values:
-            raise ConfigError(f"{text} sweeps over no values: give at least one")
-        choices.append([f"{override.get_key_element()}={value}" for value in values])
-    first = [values[0] for values in choices]
-    variants = [first]
-    for i, values in enumerate(choices):
-        variants += [[*first[:i], value, *first[i + 1 :]] for value in values[1:]]
-    return variants
-
-
-def preflight(argv: list[str]) -> None:
-    """Compose and check the config before Hydra starts, so that a bad override, an unknown
-    key or strategy, or a nonsensical value stops with one line and nothing is written.
-    Configs in a --config-dir folder are found as Hydra will find them."""
-    config_dir, argv = split_config_dir(argv)
-    search = [searchpath_override(config_dir)] if config_dir else []
-    overrides = config_sweeps([a for a in argv if "=" in a and not a.startswith("-")], search)
-    for variant in _variants(overrides):
-        cfg = compose([*search, *variant])
-        validate(cfg)
-        build_strategy(cfg.strategy, cfg)
-        if cfg.get("validate") is not None:
-            from experiments.validate import check
-
-            check(cfg)
 
 
 def main() -> None:

@@ -83,17 +83,26 @@ def config_sweeps(argv: list[str], search: list[str] | None = None) -> list[str]
     ]
     if not any(o.split("=", 1)[0].lstrip("+") == "experiment" for o in plain):
         return [_seed_ends(o) for o in overrides]
+    keep = [
+        o for o in plain if not o.startswith("hydra") or o.startswith(("hydra.sweeper", "hydra/"))
+    ]
+    cfg = compose_with_hydra([*(search or []), *keep])
+    params = cfg.hydra.sweeper.get("params") or {}
+    config = [f"{k}={v}" for k, v in params.items() if not str(k).startswith("hydra")]
+    return [_seed_ends(o) for o in _dedupe([*config, *overrides])]
+
+
+def compose_with_hydra(overrides: list[str]) -> DictConfig:
+    """The config with its `hydra` node, as Hydra will compose it; a missing optional plugin
+    is named with the extra that installs it."""
     from hydra import compose, initialize_config_module
 
     from sim.config import register_schema
 
     register_schema()
-    keep = [
-        o for o in plain if not o.startswith("hydra") or o.startswith(("hydra.sweeper", "hydra/"))
-    ]
     with initialize_config_module("retail_sim_configs", version_base=None):
         try:
-            cfg = compose("config", overrides=[*(search or []), *keep], return_hydra_config=True)
+            return compose("config", overrides=overrides, return_hydra_config=True)
         except HydraException as exc:
             for plugin, extra in PLUGINS.items():
                 if plugin in str(exc):
@@ -102,9 +111,6 @@ def config_sweeps(argv: list[str], search: list[str] | None = None) -> list[str]
                         f"'.[{extra}]' (see the README)"
                     ) from None
             raise
-    params = cfg.hydra.sweeper.get("params") or {}
-    config = [f"{k}={v}" for k, v in params.items() if not str(k).startswith("hydra")]
-    return [_seed_ends(o) for o in _dedupe([*config, *overrides])]
 
 
 def _seed_ends(override: str) -> str:
@@ -170,7 +176,7 @@ class SweepReport(Callback):
             "n_jobs": _n_jobs(config),
             "jobs": [{"num": i, "overrides": o} for i, o in enumerate(jobs or [])],
         }
-        earlier = _read_json(sweep_dir / PLAN)
+        earlier = read_json(sweep_dir / PLAN)
         if earlier and earlier.get("jobs"):
             # rerunning missing jobs into an earlier sweep's directory (see the README):
             # that sweep's plan stays the plan, so its report still covers every job
@@ -267,7 +273,7 @@ def _preload_report() -> None:
 def _short_label(overrides: list[str], sweep_dir: Path) -> str:
     """The overrides that tell this job from the others of the plan (`seed=2 strategy=winback`),
     the last part of each key (`fatigue_churn=0.16`)."""
-    plan = _read_json(sweep_dir / PLAN) or {}
+    plan = read_json(sweep_dir / PLAN) or {}
     jobs = [job["overrides"] for job in plan.get("jobs", [])]
     common = set.intersection(*(set(o) for o in jobs)) if jobs else {"experiment="}
     shown = [o for o in overrides if o not in common and not o.startswith("experiment=")]
@@ -279,7 +285,7 @@ def _short_label(overrides: list[str], sweep_dir: Path) -> str:
 
 def _counter(sweep_dir: Path) -> str:
     """`[ 12/70  0:45, ~3:10 left]`: finished runs, elapsed time and a rough time left."""
-    plan = _read_json(sweep_dir / PLAN) or {}
+    plan = read_json(sweep_dir / PLAN) or {}
     total = int(plan.get("total") or 0)
     done = sum(1 for _ in sweep_dir.glob("*/metrics.json")) + sum(
         1 for _ in sweep_dir.glob(f"*/{ERROR}")
@@ -313,10 +319,10 @@ def _n_jobs(config: DictConfig) -> int | str:
 
 
 def _read_metrics(out: Path) -> dict[str, Any] | None:
-    return _read_json(out / "metrics.json")
+    return read_json(out / "metrics.json")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

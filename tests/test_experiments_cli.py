@@ -169,14 +169,14 @@ def test_report_renders_in_a_real_browser(two_jobs, tmp_path):
 
 def test_experiment_configs_compose_and_preflight(tmp_path):
     """Every experiment passes the preflight (robustness with its 16 scenarios)."""
-    from experiments.run import preflight
+    from experiments.preflight import preflight
 
     preflight(["experiment=compare"])
     preflight(["experiment=robustness"])
 
 
 def test_a_sweep_over_no_values_stops_in_the_preflight():
-    from experiments.run import preflight
+    from experiments.preflight import preflight
 
     with pytest.raises(ConfigError, match=r"seed=range\(5,1\) sweeps over no values"):
         preflight(["experiment=compare", "seed=range(5,1)"])
@@ -233,7 +233,7 @@ def test_scaling_out_is_one_override(launcher, plugin):
 def test_a_missing_optional_plugin_says_how_to_install_it():
     if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None:
         pytest.skip("the Ray launcher is installed here")
-    from experiments.run import preflight
+    from experiments.preflight import preflight
     from sim.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[ray\]'"):

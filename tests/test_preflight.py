@@ -1,0 +1,119 @@
+"""The preflight stops a bad command line with one line before Hydra writes anything: the
+`hydra.*` settings, optimiser intervals, misspelt keys, broken YAML, twin files and reruns
+into an earlier sweep's folder."""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import HydraException
+
+from experiments.errors import one_line
+from experiments.preflight import preflight
+from sim.config import ConfigError
+from tests.conftest import PROJECT
+
+needs_optuna = pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+    reason="hydra-optuna-sweeper not installed (pip install -e '.[tune]')",
+)
+
+
+def test_a_bad_hydra_setting_stops_the_command_with_one_line_and_no_folder(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    sweep = tmp_path / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-c", "from experiments.run import main; main()"]
+        + ["experiment=compare", "customers=300", "days=30", "hydra.launcher.n_jobs=0"]
+        + [f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("retail-sim: error: hydra.launcher.n_jobs=0 runs nothing")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not sweep.exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["hydra.job.chdir=maybe"], r"hydra\.job\.chdir=maybe.*not a valid bool"),
+        (["custmers=500"], r"^custmers is not a setting: did you mean customers\?$"),
+        (
+            ["strategy=blanket", "strategy.evry_days=3"],
+            r"^strategy\.evry_days is not a setting: did you mean strategy\.every_days\?$",
+        ),
+        (["strategy.every_days=3"], r"^strategy\.every_days is not a setting: strategy has no"),
+    ],
+)
+def test_settings_hydra_would_trip_on_are_named(overrides, message):
+    with pytest.raises((ConfigError, HydraException)) as raised:
+        preflight(overrides)
+    assert re.search(message, one_line(raised.value)), one_line(raised.value)
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_a_results_folder_that_is_a_file_is_refused(tmp_path, key):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("not a folder")
+    multirun = ["-m", "seed=1,2"] if key == "hydra.sweep.dir" else []
+    with pytest.raises(ConfigError, match=rf"^{key}=.*notes\.txt is a file: give a folder"):
+        preflight([*multirun, f"{key}={taken / 'run'}"])
+
+
+def test_broken_yaml_in_a_config_folder_names_the_file(tmp_path):
+    (tmp_path / "strategy").mkdir()
+    (tmp_path / "strategy" / "mine.yaml").write_text("every_days: [3\n  discount: 0.1\n")
+    with pytest.raises(ConfigError, match=r"^a config file is not valid YAML: .*mine\.yaml"):
+        preflight(["--config-dir", str(tmp_path), "strategy=mine"])
+
+
+def test_a_twin_file_that_is_not_a_twin_stops_before_any_run(tmp_path):
+    junk = tmp_path / "twin.npz"
+    junk.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match=r"twin\.npz is not a twin \(an \.npz archive"):
+        preflight(["population.kind=twin", f"population.twin_file={junk}"])
+    with pytest.raises(ValueError, match=r"is a folder: point at the twin\.npz inside it"):
+        preflight(["population.kind=twin", f"population.twin_file={tmp_path}"])
+
+
+@needs_optuna
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("strategy.discount=interval(0.5,1.5)", r"offer discount 1\.5 must be between 0 and 1"),
+        ("strategy.discount=interval(0.3,0.1)", r"the interval is empty: give its low end first"),
+        ("strategy.evry_days=int(interval(3,60))", r"did you mean strategy\.every_days\?"),
+        ("hydra.sweeper.n_trials=0", r"hydra\.sweeper\.n_trials=0: give at least 1 trial"),
+    ],
+)
+def test_a_tuning_sweep_is_checked_at_both_ends_of_each_interval(override, message):
+    with pytest.raises(ConfigError, match=message):
+        preflight(["experiment=tune", override])
+
+
+def _earlier_sweep(folder, strategies):
+    folder.mkdir()
+    jobs = [
+        {"num": i, "overrides": ["seed=1", f"strategy={s}", "experiment=compare"]}
+        for i, s in enumerate(strategies)
+    ]
+    (folder / "plan.json").write_text(json.dumps({"total": len(jobs), "jobs": jobs}))
+
+
+def test_a_rerun_into_an_earlier_sweep_goes_to_its_own_job_folder(tmp_path):
+    sweep = tmp_path / "sweep"
+    _earlier_sweep(sweep, ["none", "blanket"])
+    rerun = ["experiment=compare", "strategy=blanket", "seed=1", f"hydra.sweep.dir={sweep}"]
+    preflight([*rerun, "hydra.sweep.subdir=1"])  # the README's way: its job number
+    with pytest.raises(ConfigError, match=r"folder 0: its job 0 ran .*strategy=none.*subdir=1$"):
+        preflight(rerun)  # Hydra would number it 0 and replace job 0's results
+    with pytest.raises(ConfigError, match=r"folder 1: .*; the sweep planned no such job"):
+        preflight([*rerun[:2], "seed=7", *rerun[3:], "hydra.sweep.subdir=1"])
