@@ -53,6 +53,17 @@ def format_summary(metrics: dict[str, Any], title: str) -> str:
     return "\n".join([title, *rows])
 
 
+def _new_file_mode() -> int:
+    """The mode open() gives a new file under the user's umask (read once, at import: the
+    umask can only be read by setting it)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _new_file_mode()
+
+
 def write_atomic(path: Path, text: str | None = None, writer=None) -> None:
     """Write a file whole or not at all: a crash never leaves a half-written result."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -62,6 +73,7 @@ def write_atomic(path: Path, text: str | None = None, writer=None) -> None:
             writer(tmp)
         else:
             Path(tmp).write_text(text)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp's 0600 would hide results from the user's group
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -35,6 +36,10 @@ def test_run_writes_metrics_series_and_config_reproducibly(tmp_path):
     assert len(daily) == 30 and daily.messages.sum() == metrics["messages_sent"]
     saved = OmegaConf.load(a / "config.yaml")
     assert simulate(saved).metrics == metrics
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("metrics.json", "daily.csv", "config.yaml"):  # as open() makes them
+        assert stat.S_IMODE((a / name).stat().st_mode) == 0o666 & ~umask, name
 
 
 def test_parquet_daily_series(tmp_path):
