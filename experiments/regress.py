@@ -357,6 +357,30 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     write_atomic(path, writer=write)
 
 
+def check_destination(path: Path, scenarios: Path) -> None:
+    """Stop before the runs, not after them, when --update could not write the baseline:
+    `write_baseline` creates missing folders, so the nearest existing one must be a folder
+    that can be written in."""
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"baseline {path} is not a regular file: give --baseline a JSON file")
+    if path.exists() and path.samefile(scenarios):
+        raise ConfigError(
+            f"baseline {path} is the scenarios file: give --baseline a file of its own, "
+            f"e.g. {scenarios.parent / BASELINE_NAME}"
+        )
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    if not folder.is_dir():
+        raise ConfigError(
+            f"cannot write baseline {path}: {folder} is a file, not a folder: "
+            "give --baseline a path in a folder"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write baseline {path}: no permission to write in {folder}: "
+            "give --baseline a path in a folder you can write to"
+        )
+
+
 def load_baseline(path: Path, accept: str) -> dict[str, Any]:
     """A baseline file, checked; its `runs` with integer seeds."""
     if not path.is_file():
@@ -629,6 +653,12 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     accept_cmd = shlex.join(accept)
     suite = load_suite(scenarios)
     configs = compose_scenarios(suite)
+    if path.is_dir():
+        raise ConfigError(
+            f"baseline {path} is a directory: give --baseline a file, e.g. {path / BASELINE_NAME}"
+        )
+    if args.update:
+        check_destination(path, scenarios)
     baseline = None
     if not args.update:
         baseline = load_baseline(path, accept_cmd)

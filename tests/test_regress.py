@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -141,6 +142,46 @@ def test_update_writes_the_baseline_prints_the_diff_and_a_rerun_passes(tmp_path)
     )
     assert status == 0
     assert json.loads(parallel.read_text())["runs"] == json.loads(baseline.read_text())["runs"]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its content, to show that nothing was written."""
+    return {str(f): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+UNWRITABLE = [  # (case, --baseline under tmp_path, --update?, the message)
+    ("directory", "ci", True, "ci is a directory: give --baseline a file, e.g. "),
+    ("directory_check", "ci", False, "ci is a directory: give --baseline a file, e.g. "),
+    ("in_a_file", "notes.txt/baseline.json", True, "notes.txt is a file, not a folder"),
+    ("scenarios_file", "scenarios.yaml", True, "is the scenarios file: give --baseline a file"),
+    ("read_only_folder", "locked/baseline.json", True, "no permission to write in"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "baseline", "update", "message"), UNWRITABLE, ids=[u[0] for u in UNWRITABLE]
+)
+def test_a_baseline_that_cannot_be_written_stops_before_any_run(
+    tmp_path, monkeypatch, case, baseline, update, message
+):
+    """--update used to run every scenario and then fail with a traceback when it wrote."""
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", SMALL)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "baseline.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("notes")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes anywhere: answer as the OS does for anyone else
+        monkeypatch.setattr(regress.os, "access", lambda path, mode: Path(path) != locked)
+    before = files(tmp_path)
+    flags = ["--update"] if update else []
+    status, out, err = regress_cli(
+        "--scenarios", scenarios, "--baseline", tmp_path / baseline, *flags
+    )
+    assert status == 2, out + err
+    assert err.startswith("retail-sim-regress: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+    assert out == "" and files(tmp_path) == before  # nothing ran, nothing written
 
 
 def test_a_baseline_from_another_numpy_is_named_in_the_failure(tmp_path):
