@@ -215,12 +215,23 @@ def _claim(item: Any, i: int, scenarios: dict, bad: Callable[[str], ConfigError]
         )
         raise bad(f"claim {name}: {problem}: give {keys}")
     relation = relations[0]
-    claim = Claim(name, str(item["scenario"]), str(item["kpi"]), relation, item[relation])
+    other = item[relation]
+    if relation != "equals":
+        if not isinstance(other, str | int):
+            example = next((n for n in scenarios if n != str(item["scenario"])), "<scenario>")
+            raise bad(f"claim {name}: {relation}: give one scenario's name, e.g. {example}")
+        other = str(other)  # as the scenarios' names, e.g. a scenario named 2020
+    claim = Claim(name, str(item["scenario"]), str(item["kpi"]), relation, other)
     for scenario in claim.scenarios:
         if scenario not in scenarios:
             raise bad(
                 f"claim {name}: unknown scenario {scenario!r}: choose one of {', '.join(scenarios)}"
             )
+    if claim.paired and claim.other == claim.scenario:
+        raise bad(
+            f"claim {name}: compares scenario {claim.scenario} with itself: "
+            f"name another scenario in {relation}"
+        )
     if not claim.paired and not _is_number(claim.other):
         raise bad(f"claim {name}: equals must be a number, e.g. equals: 0")
     group, _, rest = claim.kpi.rpartition(".")

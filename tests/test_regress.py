@@ -264,6 +264,26 @@ BAD = [
         "unknown scenario 'capped'",
     ),
     (
+        "claim_against_itself",
+        {
+            **SMALL,
+            "claims": [
+                {"name": "c", "scenario": "none", "kpi": "churn_rate", "lower_than": "none"}
+            ],
+        },
+        "claim c: compares scenario none with itself: name another scenario in lower_than",
+    ),
+    (
+        "claim_against_a_list",
+        {
+            **SMALL,
+            "claims": [
+                {"name": "c", "scenario": "none", "kpi": "churn_rate", "lower_than": ["blanket"]}
+            ],
+        },
+        "claim c: lower_than: give one scenario's name, e.g. blanket",
+    ),
+    (
         "unknown_kpi",
         {**SMALL, "claims": [{"name": "c", "scenario": "none", "kpi": "churn", "equals": 0}]},
         "unknown kpi 'churn'",
