@@ -662,6 +662,10 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     accept += ["--scenarios", str(args.scenarios)] if args.scenarios else []
     accept += ["--baseline", str(args.baseline)] if args.baseline else []
     accept_cmd = shlex.join(accept)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: give the number of runs at a time, 1 or more")
+    if args.max_rows < 0:
+        raise ValueError(f"--max-rows {args.max_rows}: give a number of rows, or 0 for all")
     suite = load_suite(scenarios)
     configs = compose_scenarios(suite)
     if path.is_dir():
@@ -737,13 +741,6 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number of runs")
-    return value
-
-
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -756,7 +753,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--update", action="store_true", help="rerun and rewrite the baseline")
     parser.add_argument(
-        "--jobs", type=_positive, default=1, help="runs at a time (the results do not depend on it)"
+        "--jobs", type=int, default=1, help="runs at a time (the results do not depend on it)"
     )
     parser.add_argument(
         "--max-rows", type=int, default=MAX_ROWS, help="rows of the table of changes (0: all)"

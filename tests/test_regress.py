@@ -332,6 +332,22 @@ def test_a_bad_scenarios_file_stops_with_one_line(tmp_path, case, content, messa
 
 
 @pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--max-rows", "-5"], "--max-rows -5: give a number of rows, or 0 for all"),
+        (["--jobs", "0"], "--jobs 0: give the number of runs at a time, 1 or more"),
+    ],
+)
+def test_a_bad_option_stops_with_one_line(tmp_path, option, message):
+    """--max-rows -5 used to show every row, as 0 does; --jobs 0 printed argparse's usage."""
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", SMALL)
+    status, out, err = regress_cli("--scenarios", scenarios, "--baseline", COMMITTED, *option)
+    assert status == 2, out + err
+    assert err == f"retail-sim-regress: error: {message}\n"
+    assert out == ""  # nothing ran
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         ("{not json", "is not valid JSON (line 1"),
