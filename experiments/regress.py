@@ -134,7 +134,9 @@ def load_suite(path: Path) -> Suite:
     if not path.is_file():
         raise ConfigError(f"no scenarios file at {path}: give --scenarios a YAML file that exists")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text: give --scenarios a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -397,16 +399,27 @@ def load_baseline(path: Path, accept: str) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"no baseline at {path}: run `{accept}` to create it")
     try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = (
+            f"line {exc.lineno}: {exc.msg}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "not UTF-8 text"
+        )
         raise ConfigError(
-            f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}): restore it from git "
+            f"{path} is not valid JSON ({where}): restore it from git "
             f"or make a new one with `{accept}`"
         ) from None
-    runs = doc.get("runs") if isinstance(doc, dict) else None
+    doc = doc if isinstance(doc, dict) else {}
+    runs, scenarios = doc.get("runs"), doc.get("scenarios") or {}
     well_formed = (
-        isinstance(doc, dict)
-        and doc.get("format") == FORMAT
+        doc.get("format") == FORMAT
+        and isinstance(doc.get("versions") or {}, dict)
+        and isinstance(scenarios, dict)
+        and all(
+            isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)
+            for overrides in scenarios.values()
+        )
         and isinstance(runs, dict)
         and all(
             isinstance(by_seed, dict)

@@ -247,6 +247,7 @@ def test_claims_that_cannot_hold_fail(tmp_path):
 BAD = [
     ("missing_file", None, "no scenarios file at"),
     ("broken_yaml", "seeds: [1, 2\n", "is not valid YAML"),
+    ("not_text", b"\xff\xfe\x00seeds", "is not UTF-8 text: give --scenarios a YAML file"),
     ("unknown_key", {**SMALL, "seed": 1}, "unknown key 'seed'"),
     ("no_seeds", {**SMALL, "seeds": []}, "seeds must be a list"),
     ("bad_override", {**SMALL, "scenarios": {"x": ["strategy=nonesuch"]}}, "scenario x:"),
@@ -320,7 +321,9 @@ BAD = [
 @pytest.mark.parametrize(("case", "content", "message"), BAD, ids=[b[0] for b in BAD])
 def test_a_bad_scenarios_file_stops_with_one_line(tmp_path, case, content, message):
     scenarios = tmp_path / "scenarios.yaml"
-    if isinstance(content, str):
+    if isinstance(content, bytes):
+        scenarios.write_bytes(content)
+    elif isinstance(content, str):
         scenarios.write_text(content)
     elif content is not None:
         write_yaml(scenarios, content)
@@ -356,14 +359,23 @@ def test_a_bad_option_stops_with_one_line(tmp_path, option, message):
             '{"format": 1, "runs": {"none": {"1": {"revenue": "high"}}}}',
             "is not a retail-sim-regress baseline",
         ),
+        # hand-edited parts read after the runs: they crashed with a traceback there
+        ('{"format": 1, "versions": "2.4.6", "runs": {}}', "is not a retail-sim-regress baseline"),
+        (
+            '{"format": 1, "scenarios": ["none"], "runs": {}}',
+            "is not a retail-sim-regress baseline",
+        ),
+        ('{"format": 1, "scenarios": {"none": 5}, "runs": {}}', "is not a retail-sim-regress"),
+        (b"\x89PNG\r\n\x1a\n", "is not valid JSON (not UTF-8 text)"),
     ],
 )
 def test_a_bad_baseline_stops_with_one_line(tmp_path, content, message):
     scenarios = write_yaml(tmp_path / "scenarios.yaml", SMALL)
-    (tmp_path / "baseline.json").write_text(content)
+    baseline = tmp_path / "baseline.json"
+    baseline.write_bytes(content if isinstance(content, bytes) else content.encode())
     status, out, err = regress_cli("--scenarios", scenarios)
     assert status == 2 and err.count("\n") == 1 and message in err, err
-    assert "--update" in err and out == ""
+    assert str(baseline) in err and "--update" in err and out == ""
 
 
 def test_defaults_ship_in_the_wheel(wheel):
