@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,16 @@ __all__ = [
 DateLike = str | dt.date | pd.Timestamp
 
 _SHOW_LINES = 5  # offending lines quoted in an error message
+_SNIFF_BYTES = 8192  # how much of a file is looked at to tell a text export from a binary one
+
+# File signatures of what gets exported or renamed in place of a CSV file: (what it is, fix).
+_NOT_CSV = {
+    b"\x1f\x8b": ("a gzip archive", "unpack it, or export the transactions as CSV"),
+    b"PK\x03\x04": ("a zip archive or an Excel workbook", "export the transactions as CSV"),
+    b"\xd0\xcf\x11\xe0": ("an Excel .xls workbook", "export the transactions as CSV"),
+    b"\x89PNG": ("a PNG image", "export the transactions as CSV"),
+    b"%PDF": ("a PDF document", "export the transactions as CSV"),
+}
 
 
 class TransactionDataError(ValueError):
@@ -124,8 +135,12 @@ def load_transactions(
     """
     path = Path(path)
     try:
-        raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig"
+        raw = _read_csv(
+            path,
+            first_line=2,
+            layout="the header {expected}: fix the row, or quote a field that contains a comma",
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError:
         raise TransactionDataError(
@@ -164,13 +179,13 @@ def load_cdnow(path: str | Path) -> tuple[pd.DataFrame, CleaningReport]:
     """
     path = Path(path)
     try:
-        raw = pd.read_csv(
+        raw = _read_csv(
             path,
+            first_line=1,
+            layout="a CDNOW row has {expected} (id, sample id, YYYYMMDD, CDs, dollars): fix it",
             sep=r"\s+",
             header=None,
             names=["customer", "sample", "date", "items", "amount"],
-            dtype=str,
-            keep_default_na=False,
         )
     except pd.errors.EmptyDataError:
         raise TransactionDataError(
@@ -180,6 +195,68 @@ def load_cdnow(path: str | Path) -> tuple[pd.DataFrame, CleaningReport]:
     return _clean(
         raw, wanted, source=str(path), first_line=1, date_format="%Y%m%d", drop_duplicates=False
     )
+
+
+def _read_csv(path: Path, first_line: int, layout: str, **options) -> pd.DataFrame:
+    """pd.read_csv as text, its tokenizer and codec errors said in the export's terms.
+
+    `layout` completes "line 7 has 5 fields, ..." with the expected number ({expected}) and
+    the fix; `first_line` is the file line of the first data row.
+    """
+    with path.open("rb") as file:
+        head = file.read(_SNIFF_BYTES)
+    for signature, (kind, fix) in _NOT_CSV.items():
+        if head.startswith(signature):
+            raise TransactionDataError(f"{path} is not a text CSV file (it is {kind}): {fix}")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # a byte order mark
+        raise TransactionDataError(f"{path} is UTF-16 text: save the export as CSV UTF-8")
+    if b"\0" in head:
+        raise TransactionDataError(
+            f"{path} is not a text CSV file (it holds binary data): export the transactions as CSV"
+        )
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+    except UnicodeDecodeError:
+        line, byte = _first_non_utf8(path)
+        raise TransactionDataError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{byte:02x}): save the export as "
+            "CSV UTF-8"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise TransactionDataError(f"{path}: {_tokenizer_problem(str(exc), layout)}") from None
+    if not isinstance(raw.index, pd.RangeIndex):
+        # pandas turns surplus fields of the first data row into an index, shifting every column
+        fields = raw.index.nlevels + len(raw.columns)
+        expected = layout.format(expected=len(raw.columns))
+        raise TransactionDataError(f"{path}: line {first_line} has {fields} fields, {expected}")
+    return raw
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int]:
+    """The file line (1-based) and the first byte that is not UTF-8 text."""
+    with path.open("rb") as file:
+        for number, line in enumerate(file, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, line[exc.start]
+    raise AssertionError(f"{path} decodes as UTF-8 line by line")
+
+
+def _tokenizer_problem(message: str, layout: str) -> str:
+    """pandas' "Error tokenizing data. C error: ..." in the export's terms."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, line, saw = fields.groups()
+        return f"line {line} has {saw} fields, {layout.format(expected=expected)}"
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:  # rows counted from 0
+        return (
+            f'the quote (") opened on line {int(quote.group(1)) + 1} is never closed: close '
+            "it, or remove the stray quote"
+        )
+    detail = message.split("C error: ")[-1].strip().rstrip(".")
+    return f"not a well-formed CSV file ({detail}): export the transactions as CSV again"
 
 
 def _lines_at(lines: np.ndarray, mask: np.ndarray) -> str:

@@ -256,6 +256,17 @@ def test_missing_columns_stop_with_the_columns_found(capsys, export, tmp_path):
     assert not out.exists()
 
 
+def test_malformed_or_binary_files_stop_with_one_line(capsys, export, tmp_path):
+    out = tmp_path / "out"
+    export.write_text(export.read_text() + "D,2025-02-01,5,3\n")
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out)
+    assert f"{export}: line 7 has 4 fields, the header 3: fix the row" in err
+    export.write_bytes(b"\x1f\x8b\x08\x00" + bytes(100))  # a gzip file named .csv
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out)
+    assert f"{export} is not a text CSV file (it is a gzip archive)" in err
+    assert not out.exists()
+
+
 def test_unparsable_dates_name_the_lines(capsys, export, tmp_path):
     export.write_text(export.read_text() + "D,05/03/2025,4\nD,2025-02-30,4\n")
     err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o")

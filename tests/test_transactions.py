@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,56 @@ def test_many_bad_lines_are_summarised_and_blank_lines_keep_numbering(tmp_path):
     rows = "".join(f"C{i},2021-01-01,oops\n" for i in range(8))
     path = _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n\n" + rows)
     assert "lines 4, 5, 6, 7, 8 and 3 more" in _error(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "customer_id,date,amount\nA,2021-01-01,10\n\nB,2021-01-02,1,50\n",
+            "line 4 has 4 fields, the header 3: fix the row, or quote a field that contains a",
+        ),
+        # On the first data row pandas would turn the surplus field into an index silently.
+        ("customer_id,date,amount\nA,2021-01-01,1,50\nB,2021-01-02,1\n", "line 2 has 4 fields"),
+        (
+            'customer_id,date,amount\nA,2021-01-01,10\nB,2021-01-02,"1\nC,2021-01-03,2\n',
+            'the quote (") opened on line 3 is never closed',
+        ),
+    ],
+    ids=["too many fields", "first row", "open quote"],
+)
+def test_malformed_rows_name_the_line(tmp_path, text, expected):
+    message = _error(_csv(tmp_path, text))
+    assert expected in message
+    assert "tokenizing" not in message and "C error" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (gzip.compress(b"customer_id,date,amount\n"), "is not a text CSV file (it is a gzip"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(40), "is not a text CSV file (it is a PNG image)"),
+        (np.random.default_rng(0).bytes(4096), "is not a text CSV file (it holds binary data)"),
+        ("customer_id,date,amount\n".encode("utf-16"), "is UTF-16 text: save the export as CSV"),
+    ],
+    ids=["gzip", "png", "random bytes", "utf-16"],
+)
+def test_files_that_are_not_text_are_refused(tmp_path, content, expected):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    message = _error(path)
+    assert message.startswith(str(path)) and expected in message
+    assert "codec" not in message
+
+
+def test_text_that_is_not_utf8_names_the_line(tmp_path):
+    """Past pandas' first read buffer too: the line is found in the file, not the buffer."""
+    rows = "".join(f"C{i},2021-01-01,{i}\n" for i in range(30_000))
+    path = tmp_path / "export.csv"
+    path.write_bytes(f"customer_id,date,amount\n{rows}Jos\u00e9,2021-01-02,5\n".encode("latin-1"))
+    message = _error(path)
+    assert "line 30002 is not UTF-8 text (byte 0xe9): save the export as CSV UTF-8" in message
+    assert "codec" not in message
 
 
 def test_missing_customer_ids_are_refused(tmp_path):
@@ -192,6 +243,12 @@ def cdnow():
     if not CDNOW.exists():
         pytest.skip(f"CDNOW data not found at {CDNOW} (shared data folder absent in this clone)")
     return load_cdnow(CDNOW)
+
+
+def test_cdnow_malformed_row_names_the_line(tmp_path):
+    path = _csv(tmp_path, "00001 1 19970101 1 11.77\n00001 1 19970102 1 11.77 x\n", "cd.txt")
+    with pytest.raises(TransactionDataError, match="line 2 has 6 fields, a CDNOW row has 5"):
+        load_cdnow(path)
 
 
 def test_cdnow_same_day_merge(cdnow):
