@@ -9,7 +9,8 @@ so that nothing is altered silently:
   row from two identical orders; `load_cdnow` keeps them, see there);
 * negative amounts are returns: netted against the same customer's purchases on the same day;
   a return with no same-day purchase is not a purchase occasion and is dropped; a day whose
-  returns exceed its purchases stays a purchase occasion with zero spend;
+  returns exceed its purchases stays a purchase occasion with zero spend; a return's items are
+  not counted (they may be negative), a purchase's must not be negative;
 * zero-amount rows stay purchase occasions (the models count visits that bought something,
   e.g. a free item) but `summarise` leaves zero-spend transactions out of the spend model;
 * several rows of one customer on one day merge into one transaction (amounts and items summed).
@@ -330,6 +331,15 @@ def _clean(
         for key in ("amount", "items")
         if key in wanted
     }
+    if "items" in numbers:
+        # A return row's items are not counted (only purchases are): they may be negative.
+        bad = (numbers["items"] < 0) & (numbers["amount"] >= 0)
+        if bad.any():
+            raise TransactionDataError(
+                f"{source}: negative item counts in column {wanted['items']!r} at "
+                f"{_lines_at(lines, bad)} (e.g. {raw[wanted['items']][bad].iloc[0]!r}) on rows "
+                "that are not returns: give the items bought; a return has a negative amount"
+            )
 
     rows_read = int(len(raw) + blank.sum())
     dup = raw.duplicated().to_numpy() if drop_duplicates else np.zeros(len(raw), dtype=bool)

@@ -267,6 +267,19 @@ def test_malformed_or_binary_files_stop_with_one_line(capsys, export, tmp_path):
     assert not out.exists()
 
 
+def test_negative_items_stop_unless_the_row_is_a_return(capsys, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "customer_id,date,amount,items\n"
+        "A,2025-01-03,10,2\nA,2025-01-03,-4,-1\nA,2025-02-03,12,1\nB,2025-01-05,30,-2\n"
+    )
+    out = tmp_path / "out"
+    args = ["--calibration-end", "2025-06-30", "--out", out, "--items-col", "items"]
+    err = one_line_error(capsys, path, *args)
+    assert "negative item counts in column 'items' at line 5 (e.g. '-2')" in err
+    assert not out.exists()
+
+
 def test_unparsable_dates_name_the_lines(capsys, export, tmp_path):
     export.write_text(export.read_text() + "D,05/03/2025,4\nD,2025-02-30,4\n")
     err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o")

@@ -83,6 +83,21 @@ def test_non_numeric_amounts_name_file_lines(tmp_path):
     assert "'12,50'" in message
 
 
+def test_negative_items_are_refused_unless_the_row_is_a_return(tmp_path):
+    text = (
+        "customer_id,date,amount,qty\n"
+        "A,2021-01-01,50,2\n"
+        "A,2021-01-01,-20,-1\n"  # a return: its items are not counted
+        "B,2021-01-02,10,-3\n"
+        "B,2021-01-03,0,-1\n"
+    )
+    message = _error(_csv(tmp_path, text), items_col="qty")
+    assert "negative item counts in column 'qty' at lines 4, 5 (e.g. '-3')" in message
+    assert "a return has a negative amount" in message
+    frame, _ = load_transactions(_csv(tmp_path, text[: text.index("B,")]), items_col="qty")
+    assert frame["items"].tolist() == [2.0]
+
+
 def test_many_bad_lines_are_summarised_and_blank_lines_keep_numbering(tmp_path):
     rows = "".join(f"C{i},2021-01-01,oops\n" for i in range(8))
     path = _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n\n" + rows)
