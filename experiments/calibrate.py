@@ -48,7 +48,7 @@ from omegaconf import OmegaConf
 from experiments.configdir import searchpath_override
 from experiments.errors import exit_on_user_error
 from sim import btyd
-from sim.config import PopulationConfig, compose
+from sim.config import Config, PopulationConfig, compose
 from sim.transactions import (
     CleaningReport,
     TransactionDataError,
@@ -64,6 +64,8 @@ WEEK = 7  # the fits' time unit, in days (the published CDNOW values are per wee
 MAX_STYLES = 20  # the simulator's styles are a handful of broad looks, not SKUs
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
 TABLE_X = 7  # conditional-expectation table: x = 0..6 and 7+ (Fader, Hardie & Lee 2005)
+# Options that name a CSV export's columns and date format: the CDNOW file's are fixed.
+CSV_ONLY = ("customer_col", "date_col", "amount_col", "items_col", "style_col", "date_format")
 
 # What the fitted model does not contain, switched off for the validation run (a twin run
 # with these settings is the fitted Pareto/NBD continuing each customer's history).
@@ -98,7 +100,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="first seed of the twin runs")
     parser.add_argument("--twin-runs", type=int, default=10, help="twin runs to average")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.format == "cdnow":
+        given = [d for d in CSV_ONLY if getattr(args, d) != parser.get_default(d)]
+        if given:
+            raise ValueError(
+                "--format cdnow reads the CDNOW file's fixed columns (id, sample id, YYYYMMDD, "
+                f"CDs, dollars): drop {', '.join('--' + d.replace('_', '-') for d in given)}"
+            )
+    return args
 
 
 def _date(text: str, flag: str) -> pd.Timestamp:
@@ -181,10 +191,6 @@ def _check_window(
             f"{last.date()} to calibrate on everything"
         )
     if hold_end is not None:
-        if hold_end <= cal_end:
-            raise ValueError(
-                f"--holdout-end {hold_end.date()} must be after --calibration-end {cal_end.date()}"
-            )
         later = int((tx["date"] > hold_end).sum())
         if later:
             say(f"skipped {later} transactions dated after --holdout-end {hold_end.date()}")
@@ -721,9 +727,25 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+def _check_seeds(seed: int, runs: int) -> None:
+    """The twin runs' seeds, seed to seed + runs - 1, must be valid run seeds."""
+    seed_field = next(f for f in dataclasses.fields(Config) if f.name == "seed")
+    lowest, highest = seed_field.metadata["range"]
+    if seed < lowest:
+        raise ValueError(f"--seed {seed} must be at least {lowest}")
+    if seed + runs - 1 > highest:
+        raise ValueError(
+            f"--seed {seed} with --twin-runs {runs} needs seeds up to {seed + runs - 1}, past "
+            f"the largest, {highest}: choose a smaller --seed"
+        )
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder")
+    folder = next(p for p in (out, *out.parents) if p.exists())  # where folders will be made
+    if not folder.is_dir():
+        raise ValueError(f"--out {out} cannot be made: {folder} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(
             f"--out {out} is not empty: choose a new folder or pass --overwrite to replace it"
@@ -745,8 +767,13 @@ def calibrate(args: argparse.Namespace) -> Path:
     """Run the whole calibration; returns the output folder."""
     cal_end = _date(args.calibration_end, "--calibration-end")
     hold_end = None if args.holdout_end is None else _date(args.holdout_end, "--holdout-end")
+    if hold_end is not None and hold_end <= cal_end:
+        raise ValueError(
+            f"--holdout-end {hold_end.date()} must be after --calibration-end {cal_end.date()}"
+        )
     if args.twin_runs < 1:
         raise ValueError("--twin-runs must be at least 1")
+    _check_seeds(args.seed, args.twin_runs)
     out = args.out.expanduser().resolve()
     _check_out(out, args.overwrite)
 
@@ -817,9 +844,8 @@ def calibrate(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parse(sys.argv[1:] if argv is None else argv)
     with exit_on_user_error(PROG):
-        calibrate(args)
+        calibrate(_parse(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

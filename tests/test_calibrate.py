@@ -325,6 +325,41 @@ def test_bad_dates_and_windows_in_the_arguments(capsys, export, tmp_path):
     assert "--holdout-end 2025-01-10 must be after --calibration-end 2025-02-10" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--seed", "-1"], "--seed -1 must be at least 0"),
+        (["--seed", "4294967290"], "--twin-runs 10 needs seeds up to 4294967299, past the largest"),
+        (["--holdout-end", "2025-01-01"], "--holdout-end 2025-01-01 must be after"),
+        (
+            ["--format", "cdnow", "--customer-col", "client", "--date-format", "%d/%m/%Y"],
+            "--format cdnow reads the CDNOW file's fixed columns (id, sample id, YYYYMMDD, CDs, "
+            "dollars): drop --customer-col, --date-format",
+        ),
+    ],
+    ids=["negative seed", "seeds past the largest", "holdout before calibration", "cdnow"],
+)
+def test_options_are_checked_before_the_export_is_read(
+    capsys, export, tmp_path, monkeypatch, args, expected
+):
+    import experiments.calibrate as calibrate_module
+
+    def read(*args, **kwargs):
+        raise AssertionError("the export was read before the options were checked")
+
+    monkeypatch.setattr(calibrate_module, "_read", read)
+    err = one_line_error(
+        capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o", *args
+    )
+    assert expected in err
+
+
+def test_an_out_folder_under_a_file_is_refused_before_the_fits(capsys, export, tmp_path):
+    out = export / "mystore"
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out)
+    assert f"--out {out} cannot be made: {export} is a file, not a folder" in err
+
+
 def test_no_repeat_purchases_cannot_be_fitted(capsys, tmp_path):
     path = tmp_path / "once.csv"
     path.write_text("customer_id,date,amount\nA,2025-01-03,10\nA,2025-01-03,5\nB,2025-01-05,30\n")
