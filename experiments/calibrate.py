@@ -55,6 +55,7 @@ from sim.transactions import (
     holdout_counts,
     load_cdnow,
     load_transactions,
+    parse_dates,
     summarise,
 )
 from sim.twin import TwinHistory, save_twin
@@ -159,11 +160,8 @@ def _lines_after(args: argparse.Namespace, cutoff: pd.Timestamp) -> tuple[int, s
             skip_blank_lines=False,
             encoding="utf-8-sig",
         )
-        text, first_line = raw[args.date_col].str.strip(), 2
-        fmt = "ISO8601" if args.date_format is None else args.date_format
-    date = pd.to_datetime(text, format=fmt, errors="coerce")
-    if date.dt.tz is not None:
-        date = date.dt.tz_localize(None)
+        text, first_line, fmt = raw[args.date_col].str.strip(), 2, args.date_format
+    date = parse_dates(text, fmt)
     lines = np.flatnonzero((date.dt.normalize() > cutoff).to_numpy()) + first_line
     shown = ", ".join(map(str, lines[:5]))
     more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""

@@ -39,12 +39,14 @@ __all__ = [
     "holdout_counts",
     "load_cdnow",
     "load_transactions",
+    "parse_dates",
     "summarise",
 ]
 
 DateLike = str | dt.date | pd.Timestamp
 
 _SHOW_LINES = 5  # offending lines quoted in an error message
+_UTC_OFFSET = r"(Z|[+-]\d\d(?::?\d\d)?)\s*$"  # at the end of a date-time, e.g. +02:00
 _SNIFF_BYTES = 8192  # how much of a file is looked at to tell a text export from a binary one
 
 # File signatures of what gets exported or renamed in place of a CSV file: (what it is, fix).
@@ -129,12 +131,14 @@ def load_transactions(
 
     Dates are parsed as ISO 8601 unless `date_format` (a strptime format such as "%d/%m/%Y")
     is given: guessing between day-first and month-first would silently corrupt the data.
-    Times of day are dropped. Returns columns customer_id (str), date (datetime64, midnight),
-    amount, plus items (summed over the day's purchase rows) when `items_col` is given and
-    style (the day's distinct styles joined by "|") when `style_col` is given; sorted by
-    customer and date.
+    Times of day and UTC offsets are dropped (`parse_dates`). Returns columns customer_id
+    (str), date (datetime64, midnight), amount, plus items (summed over the day's purchase
+    rows) when `items_col` is given and style (the day's distinct styles joined by "|") when
+    `style_col` is given; sorted by customer and date.
     """
     path = Path(path)
+    if date_format is not None:
+        parse_dates(pd.Series(["2000-01-01"]), date_format)  # a bad format stops before reading
     try:
         raw = _read_csv(
             path,
@@ -196,6 +200,34 @@ def load_cdnow(path: str | Path) -> tuple[pd.DataFrame, CleaningReport]:
     return _clean(
         raw, wanted, source=str(path), first_line=1, date_format="%Y%m%d", drop_duplicates=False
     )
+
+
+def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Date-times as written (NaT where unparsable), ISO 8601 unless `date_format` is given.
+
+    A UTC offset is dropped, not applied: a purchase keeps the day the customer saw, also in
+    an export whose offsets change with summer time.
+    """
+    fmt = "ISO8601" if date_format is None else date_format
+    try:
+        return _wall_clock(pd.to_datetime(text, format=fmt, errors="coerce"))
+    except ValueError as exc:
+        if "Mixed timezones" not in str(exc):
+            raise TransactionDataError(
+                f"--date-format {date_format!r} (date_format= from Python) is not a date "
+                f"format ({exc}): write it with strptime codes, e.g. '%d/%m/%Y'"
+            ) from None
+    # pandas parses one offset at a time: rows are grouped by how their text ends.
+    ending = text.str.extract(_UTC_OFFSET, expand=False).fillna("")
+    parts = [
+        _wall_clock(pd.to_datetime(group, format=fmt, errors="coerce"))
+        for _, group in text.groupby(ending)
+    ]
+    return pd.concat(parts).reindex(text.index)
+
+
+def _wall_clock(date: pd.Series) -> pd.Series:
+    return date.dt.tz_localize(None) if date.dt.tz is not None else date
 
 
 def _read_csv(path: Path, first_line: int, layout: str, **options) -> pd.DataFrame:
@@ -309,8 +341,7 @@ def _clean(
         )
 
     text = raw[wanted["date"]]
-    fmt = "ISO8601" if date_format is None else date_format
-    date = pd.to_datetime(text, format=fmt, errors="coerce")
+    date = parse_dates(text, date_format)
     bad = date.isna().to_numpy()
     if bad.any():
         hint = (
@@ -323,8 +354,6 @@ def _clean(
             f"{source}: unparsable dates in column {wanted['date']!r} at "
             f"{_lines_at(lines, bad)} (e.g. {text[bad].iloc[0]!r}); {hint}"
         )
-    if date.dt.tz is not None:
-        date = date.dt.tz_localize(None)
 
     numbers = {
         key: _parse_number(raw[wanted[key]], wanted[key], source, lines)

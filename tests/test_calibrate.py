@@ -287,6 +287,28 @@ def test_unparsable_dates_name_the_lines(capsys, export, tmp_path):
     assert "--date-format" in err or "date_format" in err
 
 
+def test_dates_in_summer_and_winter_time_are_read(capsys, tmp_path):
+    """pandas refuses to parse UTC offsets that differ between rows in one go."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "customer_id,date,amount\n"
+        "A,2025-01-03T10:00+01:00,10\nA,2025-04-03T10:00+02:00,12\nB,2025-01-05,30\n"
+    )
+    err = one_line_error(capsys, path, "--calibration-end", "2025-03-31", "--out", tmp_path / "o")
+    assert "1 row is dated after --calibration-end 2025-03-31 (line 3;" in err
+    err = one_line_error(
+        capsys,
+        path,
+        "--calibration-end",
+        "2025-06-30",
+        "--out",
+        tmp_path / "o",
+        "--date-format",
+        "%",
+    )
+    assert "--date-format '%' (date_format= from Python) is not a date format" in err
+
+
 def test_empty_file_is_refused(capsys, tmp_path):
     (tmp_path / "empty.csv").write_text("")
     err = one_line_error(

@@ -76,6 +76,25 @@ def test_date_format_reads_day_first_dates(tmp_path):
     assert frame["date"].tolist() == [pd.Timestamp("2021-01-02"), pd.Timestamp("2021-01-13")]
 
 
+def test_a_bad_date_format_stops_before_the_file_is_read(tmp_path):
+    message = _error(tmp_path / "not_there.csv", date_format="%Q")
+    assert "--date-format '%Q' (date_format= from Python) is not a date format" in message
+    assert "e.g. '%d/%m/%Y'" in message
+
+
+def test_utc_offsets_are_dropped_even_when_they_change_with_summer_time(tmp_path):
+    text = (
+        "customer_id,date,amount\n"
+        "A,2021-01-03T23:30:00+01:00,10\n"  # winter time
+        "A,2021-06-03T00:30:00+02:00,5\n"  # summer time: the local day, not UTC's June 2
+        "B,2021-01-04,3\n"  # no offset
+        "B,2021-01-05T10:00:00Z,3\n"
+    )
+    frame, _ = load_transactions(_csv(tmp_path, text))
+    days = ["2021-01-03", "2021-06-03", "2021-01-04", "2021-01-05"]
+    assert frame["date"].tolist() == [pd.Timestamp(day) for day in days]
+
+
 def test_non_numeric_amounts_name_file_lines(tmp_path):
     text = 'customer_id,date,amount\nA,2021-01-01,10\nA,2021-01-02,"12,50"\nB,2021-01-02,$4\n'
     message = _error(_csv(tmp_path, text))
