@@ -131,6 +131,8 @@ def warn(message: str) -> None:
 
 
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, CleaningReport]:
+    if args.transactions.is_dir():
+        raise ValueError(f"{args.transactions} is a folder: give the transaction export file")
     if not args.transactions.is_file():
         raise FileNotFoundError(f"{args.transactions} not found: give the transaction export")
     if args.format == "cdnow":

@@ -166,6 +166,8 @@ def load_transactions(
         )
         if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ";\t|"):
             hint = "the file looks not comma separated; save it as CSV with commas"
+        elif len(raw.columns) == 1 and len(raw.columns[0].split()) == 5:
+            hint = "the file looks like the CDNOW file: pass --format cdnow (or use load_cdnow)"
         raise TransactionDataError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"columns found: {found}; {hint}"

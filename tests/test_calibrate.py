@@ -309,6 +309,13 @@ def test_dates_in_summer_and_winter_time_are_read(capsys, tmp_path):
     assert "--date-format '%' (date_format= from Python) is not a date format" in err
 
 
+def test_a_folder_given_as_the_export_is_named_as_a_folder(capsys, tmp_path):
+    err = one_line_error(
+        capsys, tmp_path, "--calibration-end", "2025-06-30", "--out", tmp_path / "o"
+    )
+    assert f"{tmp_path} is a folder: give the transaction export file" in err
+
+
 def test_empty_file_is_refused(capsys, tmp_path):
     (tmp_path / "empty.csv").write_text("")
     err = one_line_error(

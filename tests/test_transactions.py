@@ -61,6 +61,13 @@ def test_semicolon_export_gets_a_separator_hint(tmp_path):
     assert "not comma separated" in message
 
 
+def test_the_cdnow_file_read_as_csv_gets_a_format_hint(tmp_path):
+    message = _error(
+        _csv(tmp_path, " 00001 0001 19970101  1  11.77\n 00002 0001 19970112  1  12.00\n")
+    )
+    assert "the file looks like the CDNOW file: pass --format cdnow" in message
+
+
 def test_unparsable_dates_name_file_lines(tmp_path):
     text = "customer_id,date,amount\nA,2021-01-01,10\nA,2021-13-01,5\nB,2021-01-02,3\nB,2/1/21,4\n"
     message = _error(_csv(tmp_path, text))
