@@ -32,6 +32,9 @@ from sim.kpis import GLOSSARY
 
 BASELINE = "none"
 PLAN = "plan.json"  # written by the sweep callback: every job the sweep will launch
+# a sweep directory holds one of: the callback's plan, the record Hydra's basic sweeper
+# writes at the start, the results its optuna sweeper writes at the end
+SWEEP_FILES = (PLAN, "multirun.yaml", "optimization_results.yaml")
 ERROR = "error.txt"  # written by the sweep callback when a job fails: why (one line), traceback
 SUMMARY, COMPARISON = "summary.csv", "comparison.csv"
 
@@ -94,6 +97,42 @@ def is_job_dir(path: Path) -> bool:
     return path.is_dir() and any(
         (path / name).exists() for name in (".hydra", "metrics.json", "config.yaml", ERROR)
     )
+
+
+def _is_sweep(path: Path) -> bool:
+    return any((path / name).exists() for name in SWEEP_FILES)
+
+
+def check_sweep_dir(path: Path) -> None:
+    """Refuse a directory that is not a sweep's, saying what it is, before anything is written
+    into it: a single run, a validation suite (its own report.html would be overwritten) or a
+    folder of single runs would get a report about "missing" jobs that are no sweep's."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"sweep directory {path} not found")
+    if not path.is_dir():
+        raise ValueError(f"{path} is a file: give the directory of a sweep")
+    if _is_sweep(path):
+        return
+    give = "give the directory of a sweep (multirun/<date>/<time>, with 0/, 1/, ... inside)"
+    if (path / "validation.json").exists():
+        raise ValueError(
+            f"{path} is the output of the validation suite (experiment=validate), which has "
+            f"its own report.html: {give}"
+        )
+    if (path / ".hydra").is_dir() or (path / "metrics.json").exists():
+        if _is_sweep(path.parent):
+            give = f"give the sweep that holds it, {path.parent}"
+        raise ValueError(f"{path} is the output of a single run, not a sweep: {give}")
+    sweeps = sorted(p.parent for name in SWEEP_FILES for p in path.glob(f"*/*/{name}"))
+    sweeps += sorted(p.parent for name in SWEEP_FILES for p in path.glob(f"*/{name}"))
+    if sweeps:
+        give = f"give one of the sweeps inside it, e.g. {sweeps[-1]}"
+    if any(is_job_dir(p) for p in path.iterdir()):
+        raise ValueError(
+            f"{path} holds runs but is not a sweep (it has no {' or '.join(SWEEP_FILES)}): {give}"
+        )
+    raise FileNotFoundError(f"{path} holds no runs: {give}")
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:

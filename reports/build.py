@@ -536,6 +536,7 @@ def detect_kind(sweep_dir: Path, summary: pd.DataFrame) -> str:
 def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -> Built:
     """Aggregate the sweep and write its report; see the module docstring."""
     sweep_dir = Path(sweep_dir).absolute()
+    agg.check_sweep_dir(sweep_dir)
     plan = agg._read_json(sweep_dir / agg.PLAN) or {}
     baseline = baseline or plan.get("baseline") or agg.BASELINE
     jobs, summary, comparison = agg.aggregate(sweep_dir, baseline)
@@ -612,15 +613,5 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     with exit_on_user_error("retail-sim-report"):
-        if not args.sweep_dir.is_dir():
-            raise FileNotFoundError(f"sweep directory {args.sweep_dir} not found")
-        if (
-            not any(agg.is_job_dir(p) for p in args.sweep_dir.iterdir())
-            and not (args.sweep_dir / agg.PLAN).exists()
-        ):
-            raise FileNotFoundError(
-                f"{args.sweep_dir} holds no job directories: give the directory of a sweep "
-                "(the one with 0/, 1/, ... inside)"
-            )
         built = build(args.sweep_dir, args.baseline, validate=not args.no_validate)
     tell(built)

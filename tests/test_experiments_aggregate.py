@@ -46,9 +46,13 @@ def _metrics(npc: float, customers: int = 1000, holdout: bool = True, **kpis) ->
     return m
 
 
-def _job(sweep, num, overrides, metrics=None, error=None, config=None, daily=True):
+def _job(sweep, num, overrides, metrics=None, error=None, config=None, daily=True, in_sweep=True):
+    """A job's directory; `in_sweep`: with the multirun.yaml Hydra's sweeper writes beside it
+    (False: the directory of a single run)."""
     d = sweep / str(num)
     (d / ".hydra").mkdir(parents=True)
+    if in_sweep:
+        (sweep / "multirun.yaml").touch()
     (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     if config is not None:
         (d / "config.yaml").write_text(yaml.safe_dump(config))
@@ -246,6 +250,68 @@ def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_confi
     assert wins.loc["a", "clearly_best"] == 1 and wins.loc["b", "clearly_best"] == 1
     assert wins.loc["a", "beats_baseline"] == 3
     assert "combinations of the uncertain behaviour parameters" in built.report.read_text()
+
+
+def report_cli(capsys, *args: object) -> tuple[int, str, str]:
+    """Run `retail-sim-report` in-process: exit status, stdout, stderr."""
+    try:
+        build.main([str(a) for a in args])
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _files(folder) -> dict:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _validation_suite(folder):
+    """What `retail-sim experiment=validate` leaves: its record, validation.json, its report."""
+    _job(folder.parent, folder.name, ["experiment=validate"], in_sweep=False)
+    (folder / "validation.json").write_text(json.dumps({"checks": []}))
+    (folder / "report.html").write_text("<html>the validation suite's own report</html>")
+
+
+@pytest.mark.parametrize(
+    ("make", "given", "says"),
+    [
+        (_validation_suite, "val", "is the output of the validation suite (experiment=validate)"),
+        (
+            lambda d: _job(d.parent, d.name, ["seed=1"], _metrics(1.0), in_sweep=False),
+            "run",
+            "is the output of a single run, not a sweep: give the directory of a sweep",
+        ),
+        (  # a job of a sweep: the sweep is named
+            lambda d: _job(d, 0, ["seed=1"], _metrics(1.0)),
+            "sweep/0",
+            "sweep/0 is the output of a single run, not a sweep: give the sweep that holds it",
+        ),
+        (  # outputs/<date>: single runs side by side
+            lambda d: [_job(d, t, ["seed=1"], _metrics(1.0), in_sweep=False) for t in "ab"],
+            "day",
+            "day holds runs but is not a sweep (it has no plan.json or multirun.yaml",
+        ),
+        (  # multirun/: the sweeps are a level or two below
+            lambda d: _job(d / "2026-11-24" / "10-00-00", 0, ["seed=1"], _metrics(1.0)),
+            "multirun",
+            "multirun holds no runs: give one of the sweeps inside it, e.g. ",
+        ),
+    ],
+    ids=["validation-suite", "single-run", "job-of-a-sweep", "folder-of-runs", "folder-of-sweeps"],
+)
+def test_report_command_refuses_a_directory_that_is_not_a_sweep(
+    tmp_path, capsys, make, given, says
+):
+    made = tmp_path / given.split("/")[0]
+    make(made)
+    before = _files(tmp_path)
+    code, out, err = report_cli(capsys, tmp_path / given)
+    assert code == 2 and out == ""
+    assert err.startswith("retail-sim-report: error:") and err.count("\n") == 1, err
+    assert says in err and "Traceback" not in err
+    assert _files(tmp_path) == before  # nothing written, the suite's report.html untouched
 
 
 def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_configs):
