@@ -448,11 +448,12 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def aggregate(
-    sweep_dir: Path, baseline: str = BASELINE
+    sweep_dir: Path, baseline: str = BASELINE, jobs: list[Job] | None = None
 ) -> tuple[list[Job], pd.DataFrame, pd.DataFrame]:
-    """Read the sweep, write summary.csv and comparison.csv into it, return the tables."""
+    """Read the sweep (unless its `jobs` are already read), write summary.csv and
+    comparison.csv into it, return the tables."""
     sweep_dir = Path(sweep_dir)
-    jobs = find_jobs(sweep_dir)
+    jobs = find_jobs(sweep_dir) if jobs is None else jobs
     summary = summary_table(jobs)
     comparison = comparison_table(summary, baseline) if not summary.empty else pd.DataFrame()
     if not comparison.empty:

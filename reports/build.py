@@ -522,15 +522,26 @@ def tune_body(sweep_dir: Path, jobs, baseline: str, validation_seeds, n_jobs) ->
 
 
 # ---------------------------------------------------------------------------- build
-def detect_kind(sweep_dir: Path, summary: pd.DataFrame) -> str:
+def detect_kind(sweep_dir: Path, jobs: list[agg.Job]) -> str:
     if (sweep_dir / tune.RESULTS).exists():
         return "tune"
     plan = agg._read_json(sweep_dir / agg.PLAN) or {}
     if plan.get("validation_seeds") and not plan.get("jobs"):
         return "tune"
-    if not summary.empty and summary["scenario"].nunique() > 1:
+    if len({agg.scenario_label(job.scenario) for job in jobs}) > 1:
         return "robustness"
     return "compare"
+
+
+def check_baseline(baseline: str, jobs: list[agg.Job]) -> None:
+    """A baseline the sweep did not run leaves nothing to compare with: refuse it before the
+    sweep's tables are overwritten."""
+    strategies = [s for s in dict.fromkeys(job.strategy for job in jobs) if s != "?"]
+    if baseline not in strategies:
+        raise ValueError(
+            f"--baseline '{baseline}' is not a strategy of this sweep: choose one of "
+            + (", ".join(strategies) or "its strategies (it has no runs yet)")
+        )
 
 
 def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -> Built:
@@ -538,9 +549,12 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     sweep_dir = Path(sweep_dir).absolute()
     agg.check_sweep_dir(sweep_dir)
     plan = agg._read_json(sweep_dir / agg.PLAN) or {}
+    jobs = agg.find_jobs(sweep_dir)
+    kind = detect_kind(sweep_dir, jobs)
+    if baseline is not None and kind != "tune":  # a tuning sweep runs its baseline afresh
+        check_baseline(baseline, jobs)
     baseline = baseline or plan.get("baseline") or agg.BASELINE
-    jobs, summary, comparison = agg.aggregate(sweep_dir, baseline)
-    kind = detect_kind(sweep_dir, summary)
+    jobs, summary, comparison = agg.aggregate(sweep_dir, baseline, jobs)
     if kind == "tune":
         seeds = plan.get("validation_seeds") if validate else []
         n_jobs = plan.get("n_jobs") if isinstance(plan.get("n_jobs"), int) else 1

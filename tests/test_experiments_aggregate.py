@@ -314,6 +314,22 @@ def test_report_command_refuses_a_directory_that_is_not_a_sweep(
     assert _files(tmp_path) == before  # nothing written, the suite's report.html untouched
 
 
+def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsys, base_configs):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    build.build(tmp_path)
+    before = _files(tmp_path)
+    code, out, err = report_cli(capsys, tmp_path, "--baseline", "blankett")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err == (
+        "retail-sim-report: error: --baseline 'blankett' is not a strategy of this sweep: "
+        "choose one of none, blanket\n"
+    )
+    assert _files(tmp_path) == before  # its comparison against none is not overwritten
+    code, _, _ = report_cli(capsys, tmp_path, "--baseline", "blanket")
+    profit = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])["diff"]
+    assert code == 0 and profit[("none", "net_profit_per_customer")] == pytest.approx(-1, abs=0.1)
+
+
 def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_configs):
     fabricate(tmp_path / "sweep", {"none": 0.0, "blanket": 1.0}, base_configs)
     code = "from reports.build import main; main()"
