@@ -2,8 +2,9 @@
 
 A sweep directory holds one sub-directory per job (Hydra's `hydra.sweep.subdir`, the job
 number), each with `metrics.json`, `config.yaml`, the daily series and Hydra's `.hydra/`
-record of the job's overrides. A job that failed or is still running has no `metrics.json`:
-it is listed as missing, and everything else is still aggregated.
+record of the job's overrides. A job that failed or is still running has no `metrics.json`,
+and one of a job's files may be unreadable (truncated, or not JSON or YAML): such a job is
+listed as missing, with the reason, and everything else is still aggregated.
 
 - `summary.csv`: one row per job: status, strategy, scenario, seed and every KPI (treated
   arm), the per-customer KPIs, the holdout arm's KPIs and the holdout-measured uplift.
@@ -64,7 +65,7 @@ class Job:
     name: str  # the job's directory name (Hydra's job number)
     dir: Path
     overrides: list[str]
-    status: str  # done | failed | unfinished | not started
+    status: str  # done | failed | unreadable | unfinished | not started
     metrics: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     error: str | None = None
@@ -77,9 +78,34 @@ class Job:
         return self.status == "done"
 
 
-def _load_yaml(path: Path) -> Any:
-    with open(path) as f:
-        return yaml.load(f, Loader=_Loader)
+def _load(job_dir: Path, name: str, shape: type, problems: list[str]) -> Any:
+    """A job's JSON or YAML file; None when it cannot be used (truncated, not JSON or YAML, or
+    not the mapping or list the job writes), with the reason added to `problems`."""
+    fmt = "JSON" if name.endswith(".json") else "YAML"
+    try:
+        text = (job_dir / name).read_text()
+        value = json.loads(text) if fmt == "JSON" else yaml.load(text, Loader=_Loader)
+    except OSError as exc:
+        problems.append(f"{name} cannot be read ({exc.strerror})")
+        return None
+    except (ValueError, yaml.YAMLError) as exc:
+        problems.append(f"{name} is not valid {fmt} ({_why(exc)})")
+        return None
+    if not isinstance(value, shape):
+        kind = "list" if shape is list else "object" if fmt == "JSON" else "mapping"
+        problems.append(f"{name} is not a {fmt} {kind}")
+        return None
+    return value
+
+
+def _why(exc: Exception) -> str:
+    """Where a JSON or YAML file breaks, in one line."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"line {mark.line + 1}: {exc.problem}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}: {exc.msg}"
+    return str(exc).splitlines()[0]
 
 
 def _read_json(path: Path) -> Any:
@@ -150,27 +176,49 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
 
 
 def _read_job(path: Path, planned: list[str] | None) -> Job:
+    """A job as its directory has it. A file it cannot read (a truncated config.yaml, say)
+    makes the job unreadable, with the reason: it is missing, not a run to compare."""
+    problems: list[str] = []
     overrides = planned or []
-    hydra_overrides = path / ".hydra" / "overrides.yaml"
-    if hydra_overrides.exists():
-        overrides = [str(o) for o in (_load_yaml(hydra_overrides) or [])]
+    if (path / ".hydra" / "overrides.yaml").exists():
+        recorded = _load(path, ".hydra/overrides.yaml", list, problems)
+        overrides = overrides if recorded is None else [str(o) for o in recorded]
     job = Job(path.name, path, overrides, "not started")
     if not path.exists():
         return job
-    job.metrics = _read_json(path / "metrics.json")
-    if (path / "config.yaml").exists():
-        job.config = _load_yaml(path / "config.yaml")
-    elif (path / ".hydra" / "config.yaml").exists():
-        job.config = _load_yaml(path / ".hydra" / "config.yaml")
-    if job.metrics is not None:
+    if (path / "metrics.json").exists():
+        job.metrics = _load(path, "metrics.json", dict, problems)
+    for name in ("config.yaml", ".hydra/config.yaml"):
+        if (path / name).exists():
+            job.config = _load(path, name, dict, problems)
+            break
+    if "strategy" not in dict(map(_split, overrides)):
+        job.strategy = _configured_strategy(job, problems)
+    if job.metrics is not None and not problems:
         job.status = "done"
     elif (path / ERROR).exists():
         job.status = "failed"
-        lines = (path / ERROR).read_text().strip().splitlines()
+        lines = (path / ERROR).read_text(errors="replace").strip().splitlines()
         job.error = lines[0] if lines else "failed"  # the reason; a traceback may follow
+    elif problems:
+        job.status = "unreadable"
+        job.error = "; ".join(problems)
     else:
         job.status = "unfinished"
     return job
+
+
+def _configured_strategy(job: Job, problems: list[str]) -> str:
+    """The strategy the job's config chose (no override names it): Hydra's record of the
+    choice, else the last part of the strategy's class."""
+    if (job.dir / ".hydra" / "hydra.yaml").exists():
+        hydra_cfg = _load(job.dir, ".hydra/hydra.yaml", dict, problems) or {}
+        choice = (hydra_cfg.get("hydra") or {}).get("runtime") or {}
+        choice = (choice.get("choices") or {}).get("strategy")
+        if choice:
+            return str(choice)
+    target = ((job.config or {}).get("strategy") or {}).get("_target_")
+    return str(target).rsplit(".", 1)[-1] if target else "?"
 
 
 def _split(override: str) -> tuple[str, str]:
@@ -194,7 +242,7 @@ def _label(jobs: list[Job]) -> None:
     # a key varies when jobs give it different values, or some jobs leave it out
     varying = {k for k in keys if len({pairs.get(k) for pairs in pairs_of}) > 1}
     for job, pairs in zip(jobs, pairs_of, strict=True):
-        name = pairs.get("strategy") or _strategy_choice(job)
+        name = pairs.get("strategy") or job.strategy
         params = [
             f"{k.split('.', 1)[1]}={v}"
             for k, v in pairs.items()
@@ -210,17 +258,6 @@ def _label(jobs: list[Job]) -> None:
             for k, v in pairs.items()
             if k in varying and not k.startswith(("strategy", "hydra.")) and k not in IGNORED_KEYS
         }
-
-
-def _strategy_choice(job: Job) -> str:
-    hydra_file = job.dir / ".hydra" / "hydra.yaml"
-    if hydra_file.exists():
-        choice = (_load_yaml(hydra_file) or {}).get("hydra", {}).get("runtime", {})
-        choice = (choice.get("choices") or {}).get("strategy")
-        if choice:
-            return str(choice)
-    target = ((job.config or {}).get("strategy") or {}).get("_target_")
-    return str(target).rsplit(".", 1)[-1] if target else "?"
 
 
 def scenario_label(scenario: dict[str, str]) -> str:

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -581,7 +581,8 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     return Built(sweep_dir, kind, jobs, report, files)
 
 
-def tell(built: Built, elapsed: float | None = None, out=sys.stdout) -> None:
+def tell(built: Built, elapsed: float | None = None, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # the current one: a default bound at import misses redirection
     done = sum(j.done for j in built.jobs)
     took = f" in {elapsed:.0f} s" if elapsed is not None and math.isfinite(elapsed) else ""
     print(f"retail-sim: {done} of {len(built.jobs)} runs finished{took}", file=out)

@@ -449,7 +449,7 @@ def missing_section(missing: list) -> str:
     ]
     return (
         '<section class="missing"><h2>Missing runs</h2>'
-        f"<p>{len(missing)} run(s) of this sweep produced no results, so the figures above "
+        f"<p>{len(missing)} run(s) of this sweep produced no usable results, so the figures above "
         "leave them out and compare only seeds that every policy shown completed. Rerun them "
         "(the overrides are in each job's <code>.hydra/overrides.yaml</code>), then rebuild "
         "with <code>retail-sim-report SWEEP_DIR</code>.</p>"

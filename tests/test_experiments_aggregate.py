@@ -179,6 +179,16 @@ def test_labels_scenarios_and_tuned_variants(tmp_path):
     assert [j.seed for j in jobs] == [1, 1, 9]
 
 
+def test_the_strategy_comes_from_hydras_record_when_no_override_names_it(tmp_path):
+    for num, record in enumerate(["hydra: {runtime: {choices: {strategy: winback}}}", "hydra: {"]):
+        d = _job(tmp_path, num, [f"seed={num}"], _metrics(1.0))
+        (d / ".hydra" / "hydra.yaml").write_text(record)
+    read, broken = agg.find_jobs(tmp_path)
+    assert (read.strategy, read.status) == ("winback", "done")
+    assert broken.status == "unreadable"  # not a policy of its own named after a class
+    assert broken.error.startswith(".hydra/hydra.yaml is not valid YAML (line ")
+
+
 def _finding(tmp_path, effects, base_configs, noise):
     fabricate(tmp_path, effects, base_configs, noise=noise)
     _, summary, comparison = agg.aggregate(tmp_path)
@@ -328,6 +338,41 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
     code, _, _ = report_cli(capsys, tmp_path, "--baseline", "blanket")
     profit = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])["diff"]
     assert code == 0 and profit[("none", "net_profit_per_customer")] == pytest.approx(-1, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("config.yaml", b"seed: 2\nstore: {name: Def", "config.yaml is not valid YAML (line 3: "),
+        ("config.yaml", b"PK\x03\x04\x00", "config.yaml is not valid YAML (unacceptable char"),
+        ("config.yaml", b"just a sentence\n", "config.yaml is not a YAML mapping"),
+        ("metrics.json", b'{"customers": 1000, "net_pro', "metrics.json is not valid JSON (line 1"),
+        (".hydra/overrides.yaml", b"- seed=2\n- [strat", ".hydra/overrides.yaml is not valid YAML"),
+    ],
+    ids=[
+        "truncated-config",
+        "config-not-yaml",
+        "config-not-a-mapping",
+        "truncated-metrics",
+        "truncated-overrides",
+    ],
+)
+def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
+    tmp_path, capsys, base_configs, name, content, reason
+):
+    plan = fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    (tmp_path / "plan.json").write_text(json.dumps({"total": len(plan), "jobs": plan}))
+    (tmp_path / "3" / name).write_bytes(content)  # seed 2, blanket
+    code, out, err = report_cli(capsys, tmp_path)
+    assert code == 0 and "Traceback" not in err, err
+    assert "9 of 10 runs finished" in out
+    assert f"job 3 (seed=2 strategy=blanket experiment=compare) unreadable: {reason}" in out
+    summary = pd.read_csv(tmp_path / agg.SUMMARY, keep_default_na=False).set_index("job")
+    assert summary.loc[3, "status"] == "unreadable" and summary.loc[3, "error"].startswith(reason)
+    page = (tmp_path / build.REPORT).read_text()
+    assert "Missing runs" in page and html.esc(reason) in page
+    comparison = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])
+    assert comparison.loc[("blanket", "net_profit_per_customer"), "n_pairs"] == 4
 
 
 def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_configs):
