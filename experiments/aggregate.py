@@ -78,12 +78,12 @@ class Job:
         return self.status == "done"
 
 
-def _load(job_dir: Path, name: str, shape: type, problems: list[str]) -> Any:
-    """A job's JSON or YAML file; None when it cannot be used (truncated, not JSON or YAML, or
-    not the mapping or list the job writes), with the reason added to `problems`."""
+def _load(folder: Path, name: str, shape: type, problems: list[str]) -> Any:
+    """A sweep's or job's JSON or YAML file; None when it cannot be used (truncated, not JSON
+    or YAML, or not the mapping or list written there), with the reason added to `problems`."""
     fmt = "JSON" if name.endswith(".json") else "YAML"
     try:
-        text = (job_dir / name).read_text()
+        text = (folder / name).read_text()
         value = json.loads(text) if fmt == "JSON" else yaml.load(text, Loader=_Loader)
     except OSError as exc:
         problems.append(f"{name} cannot be read ({exc.strerror})")
@@ -108,11 +108,30 @@ def _why(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def read_plan(sweep_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """The sweep's plan.json ({} when it has none) and, when it cannot be used, why: without
+    it the jobs that never started are unknown, and so are the sweep's baseline and
+    validation seeds."""
+    if not (Path(sweep_dir) / PLAN).exists():
+        return {}, None
+    problems: list[str] = []
+    plan = _load(Path(sweep_dir), PLAN, dict, problems)
+    if plan is not None and not _plan_is_whole(plan):
+        problems.append(f"{PLAN} does not hold the plan the sweep wrote")
+    return ({}, problems[0]) if problems else (plan, None)
+
+
+def _plan_is_whole(plan: dict[str, Any]) -> bool:
+    jobs = plan.get("jobs", [])
+    return (
+        isinstance(jobs, list)
+        and all(
+            isinstance(j, dict) and "num" in j and isinstance(j.get("overrides"), list)
+            for j in jobs
+        )
+        and isinstance(plan.get("baseline", ""), str)
+        and isinstance(plan.get("validation_seeds", []), list)
+    )
 
 
 def _sort_key(name: str) -> tuple[int, Any]:
@@ -166,7 +185,7 @@ def find_jobs(sweep_dir: Path) -> list[Job]:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"sweep directory {sweep_dir} not found")
-    plan = _read_json(sweep_dir / PLAN) or {}
+    plan, _ = read_plan(sweep_dir)
     planned = {str(job["num"]): job["overrides"] for job in plan.get("jobs", [])}
     names = {p.name for p in sweep_dir.iterdir() if is_job_dir(p)} | set(planned)
     jobs = [_read_job(sweep_dir / name, planned.get(name)) for name in names]
@@ -449,15 +468,23 @@ def pairwise(summary: pd.DataFrame, a: str, b: str, kpi: str, scenario: str = ""
 DAILY_COLUMNS = ("day", "active_90d_share", "messages", "mean_fatigue", "opt_outs", "customers")
 
 
-def daily_table(jobs: Iterable[Job], scenario: str | None = "") -> pd.DataFrame:
+def daily_table(
+    jobs: Iterable[Job], scenario: str | None = "", problems: list[str] | None = None
+) -> pd.DataFrame:
     """The finished jobs' daily series stacked (strategy, seed, day, ...), for the figures.
-    Only jobs of `scenario` (all when None); columns named `tier_*` come along if present."""
+    Only jobs of `scenario` (all when None); columns named `tier_*` come along if present. A
+    series that cannot be used is left out, with one line on it added to `problems`."""
     frames = []
     for job in jobs:
         if not job.done or (scenario is not None and scenario_label(job.scenario) != scenario):
             continue
-        frame = _read_daily(job.dir)
+        frame, problem = _read_daily(job)
         if frame is None:
+            if problems is not None:
+                problems.append(
+                    f"job {job.name} ({job.strategy}, seed {job.seed}): {problem}: left out of "
+                    "the daily figures"
+                )
             continue
         keep = [c for c in frame.columns if c in DAILY_COLUMNS or c.startswith("tier")]
         frame = frame[keep].assign(strategy=job.strategy, seed=job.seed)
@@ -465,15 +492,26 @@ def daily_table(jobs: Iterable[Job], scenario: str | None = "") -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _read_daily(path: Path) -> pd.DataFrame | None:
+def _read_daily(job: Job) -> tuple[pd.DataFrame | None, str]:
+    """The job's daily series, or None and why it cannot be used: absent, not a table,
+    without a column the figures need, or not one whole row per day of the run."""
+    names = [n for n in ("daily.csv", "daily.parquet") if (job.dir / n).exists()]
+    if not names:
+        return None, "no daily series (daily.csv)"
+    path = job.dir / names[0]
     try:
-        if (path / "daily.csv").exists():
-            return pd.read_csv(path / "daily.csv")
-        if (path / "daily.parquet").exists():
-            return pd.read_parquet(path / "daily.parquet")
-    except (OSError, ValueError):
-        return None
-    return None
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as exc:
+        return None, f"{path.name} cannot be read ({_why(exc)})"
+    lacking = [c for c in DAILY_COLUMNS if c not in frame.columns]
+    if lacking:
+        return None, f"{path.name} has no column {', '.join(lacking)}"
+    days = (job.config or {}).get("days")
+    if isinstance(days, int) and len(frame) != days:
+        return None, f"{path.name} has {len(frame)} days of the run's {days}"
+    if frame[list(DAILY_COLUMNS)].isna().any(axis=None):
+        return None, f"{path.name} has empty values (cut short?)"
+    return frame, ""
 
 
 # ---------------------------------------------------------------------------- writing

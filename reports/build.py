@@ -40,6 +40,7 @@ class Built:
     jobs: list[agg.Job]
     report: Path
     files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what could not be read, one line each
 
     @property
     def missing(self) -> list[agg.Job]:
@@ -79,6 +80,7 @@ def compare_body(
     summary: pd.DataFrame,
     comparison: pd.DataFrame,
     baseline: str,
+    problems: list[str],
 ) -> tuple[str, str]:
     config = _representative_config(jobs, baseline)
     holdout, days = float(config.get("holdout", 0.0)), int(config.get("days", 0))
@@ -89,7 +91,7 @@ def compare_body(
         ranked = profit.drop(index=baseline, errors="ignore").sort_values("diff", ascending=False)
         order = [*ranked.index, *([baseline] if baseline in profit.index else [])]
     colours = fig.palette(order, baseline)
-    daily = agg.daily_table(jobs, scenario="")
+    daily = agg.daily_table(jobs, scenario="", problems=problems)
     seeds = _seeds(summary)
     parts = []
     if comparison.empty:
@@ -522,10 +524,9 @@ def tune_body(sweep_dir: Path, jobs, baseline: str, validation_seeds, n_jobs) ->
 
 
 # ---------------------------------------------------------------------------- build
-def detect_kind(sweep_dir: Path, jobs: list[agg.Job]) -> str:
+def detect_kind(sweep_dir: Path, jobs: list[agg.Job], plan: dict[str, Any]) -> str:
     if (sweep_dir / tune.RESULTS).exists():
         return "tune"
-    plan = agg._read_json(sweep_dir / agg.PLAN) or {}
     if plan.get("validation_seeds") and not plan.get("jobs"):
         return "tune"
     if len({agg.scenario_label(job.scenario) for job in jobs}) > 1:
@@ -548,11 +549,19 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     """Aggregate the sweep and write its report; see the module docstring."""
     sweep_dir = Path(sweep_dir).absolute()
     agg.check_sweep_dir(sweep_dir)
-    plan = agg._read_json(sweep_dir / agg.PLAN) or {}
+    plan, plan_problem = agg.read_plan(sweep_dir)
     jobs = agg.find_jobs(sweep_dir)
-    kind = detect_kind(sweep_dir, jobs)
+    kind = detect_kind(sweep_dir, jobs, plan)
     if baseline is not None and kind != "tune":  # a tuning sweep runs its baseline afresh
         check_baseline(baseline, jobs)
+    problems: list[str] = []
+    if plan_problem:
+        problems.append(
+            f"{plan_problem}: runs that never started cannot be listed as missing, so the "
+            "report may leave some out"
+            + ("" if baseline else f"; it compares with {agg.BASELINE}, the default (--baseline)")
+            + ("; the validation seeds are unknown: no fresh-seed check" if kind == "tune" else "")
+        )
     baseline = baseline or plan.get("baseline") or agg.BASELINE
     jobs, summary, comparison = agg.aggregate(sweep_dir, baseline, jobs)
     if kind == "tune":
@@ -564,7 +573,7 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
         subtitle, body = robustness_body(jobs, summary, comparison, baseline, sweep_dir)
         title = "Does the best policy stay best?"
     else:
-        subtitle, body = compare_body(jobs, summary, comparison, baseline)
+        subtitle, body = compare_body(jobs, summary, comparison, baseline, problems)
         title = "Which retention policy pays?"
     footer = (
         f"<footer>Built from {h.esc(sweep_dir)} by <code>retail-sim-report</code>: "
@@ -574,11 +583,11 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
         "metrics.json, daily series and config.yaml.</footer>"
     )
     report = sweep_dir / REPORT
-    _write(report, h.page(title, subtitle, body + footer))
+    _write(report, h.page(title, subtitle, h.problems_section(problems) + body + footer))
     files = [sweep_dir / agg.SUMMARY, sweep_dir / agg.COMPARISON, report]
     if (sweep_dir / ROBUSTNESS).exists():
         files.insert(2, sweep_dir / ROBUSTNESS)
-    return Built(sweep_dir, kind, jobs, report, files)
+    return Built(sweep_dir, kind, jobs, report, files, problems)
 
 
 def tell(built: Built, elapsed: float | None = None, out: TextIO | None = None) -> None:
@@ -597,6 +606,14 @@ def tell(built: Built, elapsed: float | None = None, out: TextIO | None = None) 
         if len(built.missing) > 10:
             print(f"    ... and {len(built.missing) - 10} more", file=out)
     out.flush()
+    for problem in built.problems[:10]:
+        print(f"retail-sim: warning: {problem}", file=sys.stderr)
+    if len(built.problems) > 10:
+        print(
+            f"retail-sim: warning: ... and {len(built.problems) - 10} more (in the report)",
+            file=sys.stderr,
+        )
+    sys.stderr.flush()
 
 
 def build_and_tell(sweep_dir: Path, interrupted: bool = False, started: float | None = None):

@@ -458,6 +458,18 @@ def missing_section(missing: list) -> str:
     )
 
 
+def problems_section(problems: list[str]) -> str:
+    """What the sweep had that could not be read, first: a partial picture must not pass for
+    a whole one."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{esc(p)}</li>" for p in problems)
+    return (
+        '<section class="missing"><p><b>This report may be incomplete</b>: some of the '
+        f"sweep's files could not be read.</p><ul>{items}</ul></section>"
+    )
+
+
 def glossary(kpis: list[str]) -> str:
     notes = {**GLOSSARY, **DERIVED_GLOSSARY}
     rows = [[f"<code>{esc(k)}</code>", esc(notes[k])] for k in kpis if k in notes]

@@ -3,6 +3,7 @@ jobs, with fabricated metrics.json files of known values (no simulation needed).
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -59,7 +60,7 @@ def _job(sweep, num, overrides, metrics=None, error=None, config=None, daily=Tru
     if metrics is not None:
         (d / "metrics.json").write_text(json.dumps(metrics))
         if daily:
-            days = np.arange(30)
+            days = np.arange((config or {}).get("days", 30))  # a whole series
             pd.DataFrame(
                 {
                     "day": days,
@@ -373,6 +374,75 @@ def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
     assert "Missing runs" in page and html.esc(reason) in page
     comparison = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])
     assert comparison.loc[("blanket", "net_profit_per_customer"), "n_pairs"] == 4
+
+
+def _warnings(err: str) -> list[str]:
+    """stderr's lines, each of which must be one warning."""
+    lines = err.splitlines()
+    assert all(line.startswith("retail-sim: warning: ") for line in lines), err
+    return [line.removeprefix("retail-sim: warning: ") for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("plan", "reason"),
+    [
+        ('{"total": 10, "jobs": [{"num": 0, "overr', "plan.json is not valid JSON (line 1: "),
+        ("[1, 2]", "plan.json is not a JSON object"),
+        ('{"jobs": {"0": ["seed=1"]}}', "plan.json does not hold the plan the sweep wrote"),
+    ],
+    ids=["truncated", "not-an-object", "not-a-plan"],
+)
+def test_an_unreadable_plan_is_told_as_the_report_may_leave_runs_out(
+    tmp_path, capsys, base_configs, plan, reason
+):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    shutil.rmtree(tmp_path / "9")  # never started: only the plan knew of it
+    (tmp_path / "plan.json").write_text(plan)
+    code, out, err = report_cli(capsys, tmp_path)
+    assert code == 0 and "9 of 9 runs finished" in out
+    told = (
+        ": runs that never started cannot be listed as missing, so the report may leave some "
+        "out; it compares with none, the default (--baseline)"
+    )
+    [warning] = _warnings(err)
+    assert warning.startswith(reason) and warning.endswith(told)
+    page = (tmp_path / build.REPORT).read_text()
+    assert "This report may be incomplete" in page and html.esc(warning) in page
+
+
+@pytest.mark.parametrize(
+    ("daily", "reason"),
+    [
+        (None, None),
+        (lambda text: 'day,customers\n1,2,3\n"', "daily.csv cannot be read (Error tokenizing"),
+        (
+            lambda text: "\n".join(text.splitlines()[:101]),
+            "daily.csv has 100 days of the run's 365",
+        ),
+        (lambda text: text[: text.rindex(",")], "daily.csv has empty values (cut short?)"),
+        (lambda text: text.replace("mean_fatigue", "fatigue"), "daily.csv has no column mean_fat"),
+        (lambda text: None, "no daily series (daily.csv)"),
+    ],
+    ids=["intact", "not-a-table", "cut-at-a-line", "cut-in-a-line", "no-column", "no-file"],
+)
+def test_an_unusable_daily_series_is_told_and_left_out_of_the_figures(
+    tmp_path, capsys, base_configs, daily, reason
+):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    series = tmp_path / "3" / "daily.csv"  # seed 2, blanket
+    if daily is not None:
+        text = daily(series.read_text())
+        series.unlink() if text is None else series.write_text(text)
+    code, out, err = report_cli(capsys, tmp_path)
+    assert code == 0 and "10 of 10 runs finished" in out and "Traceback" not in err
+    page = (tmp_path / build.REPORT).read_text()
+    if reason is None:
+        assert err == "" and "may be incomplete" not in page
+        return
+    [warning] = _warnings(err)
+    assert warning.startswith(f"job 3 (blanket, seed 2): {reason}")
+    assert warning.endswith(": left out of the daily figures")
+    assert "This report may be incomplete" in page and html.esc(warning) in page
 
 
 def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_configs):
