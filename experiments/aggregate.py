@@ -78,7 +78,7 @@ class Job:
         return self.status == "done"
 
 
-def _load(folder: Path, name: str, shape: type, problems: list[str]) -> Any:
+def read_file(folder: Path, name: str, shape: type, problems: list[str]) -> Any:
     """A sweep's or job's JSON or YAML file; None when it cannot be used (truncated, not JSON
     or YAML, or not the mapping or list written there), with the reason added to `problems`."""
     fmt = "JSON" if name.endswith(".json") else "YAML"
@@ -115,7 +115,7 @@ def read_plan(sweep_dir: Path) -> tuple[dict[str, Any], str | None]:
     if not (Path(sweep_dir) / PLAN).exists():
         return {}, None
     problems: list[str] = []
-    plan = _load(Path(sweep_dir), PLAN, dict, problems)
+    plan = read_file(Path(sweep_dir), PLAN, dict, problems)
     if plan is not None and not _plan_is_whole(plan):
         problems.append(f"{PLAN} does not hold the plan the sweep wrote")
     return ({}, problems[0]) if problems else (plan, None)
@@ -200,16 +200,16 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
     problems: list[str] = []
     overrides = planned or []
     if (path / ".hydra" / "overrides.yaml").exists():
-        recorded = _load(path, ".hydra/overrides.yaml", list, problems)
+        recorded = read_file(path, ".hydra/overrides.yaml", list, problems)
         overrides = overrides if recorded is None else [str(o) for o in recorded]
     job = Job(path.name, path, overrides, "not started")
     if not path.exists():
         return job
     if (path / "metrics.json").exists():
-        job.metrics = _load(path, "metrics.json", dict, problems)
+        job.metrics = read_file(path, "metrics.json", dict, problems)
     for name in ("config.yaml", ".hydra/config.yaml"):
         if (path / name).exists():
-            job.config = _load(path, name, dict, problems)
+            job.config = read_file(path, name, dict, problems)
             break
     if "strategy" not in dict(map(_split, overrides)):
         job.strategy = _configured_strategy(job, problems)
@@ -231,7 +231,7 @@ def _configured_strategy(job: Job, problems: list[str]) -> str:
     """The strategy the job's config chose (no override names it): Hydra's record of the
     choice, else the last part of the strategy's class."""
     if (job.dir / ".hydra" / "hydra.yaml").exists():
-        hydra_cfg = _load(job.dir, ".hydra/hydra.yaml", dict, problems) or {}
+        hydra_cfg = read_file(job.dir, ".hydra/hydra.yaml", dict, problems) or {}
         choice = (hydra_cfg.get("hydra") or {}).get("runtime") or {}
         choice = (choice.get("choices") or {}).get("strategy")
         if choice:

@@ -20,18 +20,29 @@ import yaml
 from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
-from experiments.aggregate import Job, find_jobs
+from experiments.aggregate import Job, find_jobs, read_file
 
 RESULTS = "optimization_results.yaml"
 VALIDATION = "validation"
 
 
 def best_params(sweep_dir: Path) -> dict[str, Any] | None:
+    """The optimiser's best setting; None before it has finished. ValueError when its results
+    file cannot be read: the report would show the trials as if the optimiser had not
+    finished, and the validation would have nothing to run."""
     path = Path(sweep_dir) / RESULTS
     if not path.exists():
         return None
-    results = yaml.safe_load(path.read_text()) or {}
-    return {k: _tidy(v) for k, v in (results.get("best_params") or {}).items()}
+    problems: list[str] = []
+    results = read_file(path.parent, RESULTS, dict, problems)
+    best = (results or {}).get("best_params") or {}
+    if problems or not isinstance(best, dict):
+        why = problems[0] if problems else f"{RESULTS} has no best_params mapping"
+        raise ValueError(
+            f"{why}, in {path.parent}: the optimiser's best setting is unknown; delete the file "
+            "to report the trials alone"
+        )
+    return {k: _tidy(v) for k, v in best.items()}
 
 
 def _tidy(value: Any) -> Any:

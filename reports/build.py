@@ -552,7 +552,9 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     plan, plan_problem = agg.read_plan(sweep_dir)
     jobs = agg.find_jobs(sweep_dir)
     kind = detect_kind(sweep_dir, jobs, plan)
-    if baseline is not None and kind != "tune":  # a tuning sweep runs its baseline afresh
+    if kind == "tune":
+        tune.best_params(sweep_dir)  # readable, before anything is written
+    elif baseline is not None:  # a tuning sweep runs its baseline afresh
         check_baseline(baseline, jobs)
     problems: list[str] = []
     if plan_problem:

@@ -376,6 +376,27 @@ def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
     assert comparison.loc[("blanket", "net_profit_per_customer"), "n_pairs"] == 4
 
 
+@pytest.mark.parametrize(
+    ("results", "reason"),
+    [
+        ("best_params: {strategy.every_days: 7\n", "is not valid YAML (line 2: "),
+        ("best_params: 7\n", "has no best_params mapping"),
+    ],
+    ids=["truncated", "no-best-params"],
+)
+def test_an_unreadable_optimiser_result_stops_the_report_before_it_writes(
+    tmp_path, capsys, base_configs, results, reason
+):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    (tmp_path / "optimization_results.yaml").write_text(results)
+    before = _files(tmp_path)
+    code, out, err = report_cli(capsys, tmp_path, "--no-validate")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"retail-sim-report: error: optimization_results.yaml {reason}")
+    assert "delete the file to report the trials alone" in err
+    assert _files(tmp_path) == before
+
+
 def _warnings(err: str) -> list[str]:
     """stderr's lines, each of which must be one warning."""
     lines = err.splitlines()
