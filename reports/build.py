@@ -649,3 +649,7 @@ def main(argv: list[str] | None = None) -> None:
     with exit_on_user_error("retail-sim-report"):
         built = build(args.sweep_dir, args.baseline, validate=not args.no_validate)
     tell(built)
+
+
+if __name__ == "__main__":  # `python -m reports.build`: without this it did nothing, silently
+    main()

@@ -477,8 +477,11 @@ def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_co
     )
     assert done.returncode == 0, done.stderr
     assert "10 of 10 runs finished" in done.stdout and "report.html" in done.stdout
-    wrong = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT, capture_output=True, text=True
+    wrong = subprocess.run(  # as a module too
+        [sys.executable, "-m", "reports.build", str(tmp_path)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
     )
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("retail-sim-report: error:") and wrong.stderr.count("\n") == 1
