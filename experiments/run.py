@@ -123,3 +123,7 @@ def main() -> None:
     with exit_on_user_error("retail-sim"):
         preflight(sys.argv[1:])
     _app()
+
+
+if __name__ == "__main__":
+    main()
