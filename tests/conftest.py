@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ SHARED_DATA = PROJECT.parent / "shared" / "data"
 def run(*overrides: str, strategy=None) -> RunResult:
     """Simulate with command-line style overrides; `strategy` replaces the configured one."""
     return simulate(compose(list(overrides)), strategy=strategy)
+
+
+def run_cli(capsys, main: Callable[[list[str]], None], *args: object) -> tuple[int, str, str]:
+    """Run a command's `main` in-process: (exit status, stdout, stderr)."""
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,11 @@ import sys
 import pytest
 
 from experiments import bench
+from tests.conftest import run_cli
 
 
 def bench_cli(capsys, *args: object) -> tuple[int, list[str], str]:
-    """Run the command in-process: exit status, stdout lines, stderr."""
-    try:
-        bench.main([str(a) for a in args])
-        code = 0
-    except SystemExit as exited:
-        code = exited.code
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, bench.main, *args)
     return code, out.splitlines(), err
 
 

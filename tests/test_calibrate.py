@@ -21,7 +21,7 @@ from experiments.calibrate import main
 from experiments.configdir import searchpath_override
 from sim.config import BehaviourConfig, PopulationConfig, compose, validate
 from sim.simulate import simulate
-from tests.conftest import PROJECT, SHARED_DATA
+from tests.conftest import PROJECT, SHARED_DATA, run_cli
 
 PUBLISHED = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
@@ -32,14 +32,7 @@ ID = "ZQX-"  # prefix of every customer id in the synthetic exports: must never 
 
 
 def calibrate(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the command in-process; (exit status, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, main, *args)
 
 
 def one_line_error(capsys, *args: str) -> str:

@@ -15,7 +15,7 @@ import yaml
 from experiments import aggregate as agg
 from reports import build, html
 from sim.kpis import GLOSSARY
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, run_cli
 
 SEEDS = [1, 2, 3, 4, 5]
 
@@ -264,14 +264,7 @@ def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_confi
 
 
 def report_cli(capsys, *args: object) -> tuple[int, str, str]:
-    """Run `retail-sim-report` in-process: exit status, stdout, stderr."""
-    try:
-        build.main([str(a) for a in args])
-        code = 0
-    except SystemExit as exited:
-        code = exited.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, build.main, *args)
 
 
 def _files(folder) -> dict:
