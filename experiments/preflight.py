@@ -8,22 +8,19 @@ would read, and that a rerun into an earlier sweep's folder replaces only the jo
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
-from hydra.errors import ConfigCompositionException, HydraException
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from experiments.aggregate import PLAN
+from experiments.aggregate import read_plan
 from experiments.configdir import searchpath_override, split_config_dir
-from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs, read_json
+from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
 from sim.config import ConfigError, compose, validate
 from sim.simulate import build_strategy
 from sim.twin import read_twin
@@ -37,69 +34,26 @@ def preflight(argv: list[str]) -> None:
     config_dir, argv = split_config_dir(argv)
     search = [searchpath_override(config_dir)] if config_dir else []
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]
-    multirun = "-m" in argv or "--multirun" in argv
-    with _broken_yaml_is_a_config_error(), _misspelt_key_is_named(overrides, search):
-        variants = _variants(config_sweeps(overrides, search))
-        hydra_cfg = _hydra_settings(overrides, search, multirun)
-        twins: set[str] = set()
-        for variant in variants:
-            cfg = compose([*search, *variant])
-            validate(cfg)
-            build_strategy(cfg.strategy, cfg)
-            twin = cfg.population.twin_file if cfg.population.kind == "twin" else None
-            if twin and twin not in twins:  # before Hydra makes a run folder for nothing
-                read_twin(twin)
-                twins.add(twin)
-            if cfg.get("validate") is not None:
-                from experiments.validate import check
+    parsed = zip(overrides, _parse(overrides), strict=True)
+    plain = [text for text, override in parsed if not override.is_sweep_override()]
+    composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below
+    multirun = "-m" in argv or "--multirun" in argv or composed.hydra.mode == RunMode.MULTIRUN
+    _check_hydra_settings(composed.hydra, multirun)
+    twins: set[str] = set()
+    for variant in _variants(config_sweeps(overrides, composed)):
+        cfg = compose([*search, *variant])
+        validate(cfg)
+        build_strategy(cfg.strategy, cfg)
+        twin = cfg.population.twin_file if cfg.population.kind == "twin" else None
+        if twin and twin not in twins:  # before Hydra makes a run folder for nothing
+            read_twin(twin)
+            twins.add(twin)
+        if cfg.get("validate") is not None:
+            from experiments.validate import check
 
-                check(cfg)
-    if hydra_cfg is not None:
-        _rerun_matches_plan(hydra_cfg)
-
-
-@contextmanager
-def _broken_yaml_is_a_config_error() -> Iterator[None]:
-    try:
-        yield
-    except yaml.YAMLError as exc:
-        where = " ".join(str(exc).split())
-        raise ConfigError(f"a config file is not valid YAML: {where}") from None
-
-
-@contextmanager
-def _misspelt_key_is_named(overrides: list[str], search: list[str]) -> Iterator[None]:
-    """Hydra answers a key the config lacks with "use +key=value to append", which the schema
-    then refuses: name the nearest setting instead."""
-    try:
-        yield
-    except ConfigCompositionException as exc:
-        found = re.match(r"Could not override '([^']+)'", str(exc))
-        if not found:
-            raise
-        key = found.group(1)
-        parent, _, leaf = key.rpartition(".")
-        others = [
-            o
-            for o, p in zip(overrides, _parse(overrides), strict=True)
-            if p.get_key_element() != key
-        ]
-        try:
-            cfg = compose([*search, *_variants(config_sweeps(others, search))[0]])
-        except (HydraException, ConfigError):
-            raise exc from None
-        node = OmegaConf.select(cfg, parent) if parent else cfg
-        names = (
-            [str(k) for k in node if not str(k).startswith("_")]
-            if isinstance(node, DictConfig)
-            else []
-        )
-        close = difflib.get_close_matches(leaf, names, n=1)
-        if close:
-            fix = f"did you mean {parent + '.' if parent else ''}{close[0]}?"
-        else:
-            fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
-        raise ConfigError(f"{key} is not a setting: {fix}") from None
+            check(cfg)
+    if multirun:
+        _rerun_matches_plan(composed)
 
 
 def _variants(overrides: list[str]) -> list[list[str]]:
@@ -133,20 +87,14 @@ def _variants(overrides: list[str]) -> list[list[str]]:
     return variants
 
 
-def _hydra_settings(overrides: list[str], search: list[str], multirun: bool) -> DictConfig | None:
-    """The composed config with its `hydra` node, for a multirun (else None), after checking
-    the `hydra.*` settings that Hydra would only trip on once it has made its folders."""
-    parsed = zip(overrides, _parse(overrides), strict=True)
-    plain = [text for text, override in parsed if not override.is_sweep_override()]
-    cfg = compose_with_hydra([*search, *plain])
-    h = cfg.hydra
-    multirun = multirun or h.mode == RunMode.MULTIRUN
+def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
+    """The `hydra.*` settings that Hydra would only trip on once it has made its folders."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     folder = _resolved(h.sweep.dir if multirun else h.run.dir)
     if folder is not None:
         _check_folder(Path(folder), key)
     if not multirun:
-        return None
+        return
     if h.launcher.get("n_jobs") == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 runs nothing: give how many runs go at once (1 or more), "
@@ -155,7 +103,6 @@ def _hydra_settings(overrides: list[str], search: list[str], multirun: bool) -> 
     trials = h.sweeper.get("n_trials")
     if trials is not None and trials < 1:
         raise ConfigError(f"hydra.sweeper.n_trials={trials}: give at least 1 trial")
-    return cfg
 
 
 def _parse(overrides: list[str]) -> list:
@@ -166,17 +113,15 @@ def _resolved(node_value: object) -> str | None:
     """A setting's value, or None when it interpolates what only a running Hydra knows."""
     try:
         return str(node_value)
-    except Exception:  # noqa: BLE001  (e.g. ${hydra.job.name} outside a run)
+    except OmegaConfBaseException:  # e.g. ${hydra.job.name} outside a run
         return None
 
 
 def _check_folder(path: Path, key: str) -> None:
-    """The results folder can be made: neither it nor any folder above it is a file."""
-    for part in [path, *path.parents]:
-        if part.exists():
-            if not part.is_dir():
-                raise ConfigError(f"{key}={path}: {part} is a file: give a folder for the results")
-            return
+    """The results folder can be made: the nearest folder that exists above it is a folder."""
+    nearest = next(p for p in (path, *path.parents) if p.exists())
+    if not nearest.is_dir():
+        raise ConfigError(f"{key}={path}: {nearest} is a file: give a folder for the results")
 
 
 def _rerun_matches_plan(cfg: DictConfig) -> None:
@@ -184,9 +129,9 @@ def _rerun_matches_plan(cfg: DictConfig) -> None:
     the README): each job must go to the folder of the planned job with the same overrides,
     or it would replace another job's results."""
     sweep_dir = _resolved(cfg.hydra.sweep.dir)
-    plan = read_json(Path(sweep_dir) / PLAN) if sweep_dir else None
+    plan = read_plan(Path(sweep_dir))[0] if sweep_dir else {}  # an unusable one: a new plan
     jobs = planned_jobs(cfg)
-    if not plan or not plan.get("jobs") or jobs is None:
+    if not plan.get("jobs") or jobs is None:
         return
     ran = {str(job["num"]): job["overrides"] for job in plan["jobs"]}
     planned = {num: _as_dict(overrides) for num, overrides in ran.items()}

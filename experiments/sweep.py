@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.aggregate import ERROR, PLAN
 from experiments.errors import USER_ERRORS, one_line
-from sim.config import ConfigError
+from sim.config import ConfigError, compose
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 PLUGINS = {  # config group option -> the optional extra that installs it (pyproject.toml)
@@ -70,24 +70,17 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
     return [job for batch in batches for job in batch]
 
 
-def config_sweeps(argv: list[str], search: list[str] | None = None) -> list[str]:
+def config_sweeps(argv: list[str], composed: DictConfig) -> list[str]:
     """The command line's overrides (`hydra...` ones left out) with the sweeps that a chosen
     experiment config declares in `hydra.sweeper.params` merged in as Hydra's basic sweeper
-    merges them, so that the preflight checks every value a sweep will run."""
+    merges them, so that the preflight checks every value a sweep will run. `composed` is
+    the command line's config with its `hydra` node (`compose_with_hydra`)."""
     overrides = [a for a in argv if not a.startswith("hydra")]
-    parser = OverridesParser.create()
-    plain = [
-        t
-        for t, o in zip(argv, parser.parse_overrides(argv), strict=True)
-        if not o.is_sweep_override()
-    ]
-    if not any(o.split("=", 1)[0].lstrip("+") == "experiment" for o in plain):
+    parsed = OverridesParser.create().parse_overrides(argv)
+    chosen = [o.key_or_group for o in parsed if not o.is_sweep_override()]
+    if "experiment" not in chosen:
         return [_seed_ends(o) for o in overrides]
-    keep = [
-        o for o in plain if not o.startswith("hydra") or o.startswith(("hydra.sweeper", "hydra/"))
-    ]
-    cfg = compose_with_hydra([*(search or []), *keep])
-    params = cfg.hydra.sweeper.get("params") or {}
+    params = composed.hydra.sweeper.get("params") or {}
     config = [f"{k}={v}" for k, v in params.items() if not str(k).startswith("hydra")]
     return [_seed_ends(o) for o in _dedupe([*config, *overrides])]
 
@@ -95,22 +88,16 @@ def config_sweeps(argv: list[str], search: list[str] | None = None) -> list[str]
 def compose_with_hydra(overrides: list[str]) -> DictConfig:
     """The config with its `hydra` node, as Hydra will compose it; a missing optional plugin
     is named with the extra that installs it."""
-    from hydra import compose, initialize_config_module
-
-    from sim.config import register_schema
-
-    register_schema()
-    with initialize_config_module("retail_sim_configs", version_base=None):
-        try:
-            return compose("config", overrides=overrides, return_hydra_config=True)
-        except HydraException as exc:
-            for plugin, extra in PLUGINS.items():
-                if plugin in str(exc):
-                    raise ConfigError(
-                        f"{plugin} is an optional plugin: install it with pip install -e "
-                        f"'.[{extra}]' (see the README)"
-                    ) from None
-            raise
+    try:
+        return compose(overrides, with_hydra=True)
+    except HydraException as exc:
+        for plugin, extra in PLUGINS.items():
+            if plugin in str(exc):
+                raise ConfigError(
+                    f"{plugin} is an optional plugin: install it with pip install -e "
+                    f"'.[{extra}]' (see the README)"
+                ) from None
+        raise
 
 
 def _seed_ends(override: str) -> str:
@@ -176,7 +163,7 @@ class SweepReport(Callback):
             "n_jobs": _n_jobs(config),
             "jobs": [{"num": i, "overrides": o} for i, o in enumerate(jobs or [])],
         }
-        earlier = read_json(sweep_dir / PLAN)
+        earlier = _read_json(sweep_dir / PLAN)
         if earlier and earlier.get("jobs"):
             # rerunning missing jobs into an earlier sweep's directory (see the README):
             # that sweep's plan stays the plan, so its report still covers every job
@@ -273,7 +260,7 @@ def _preload_report() -> None:
 def _short_label(overrides: list[str], sweep_dir: Path) -> str:
     """The overrides that tell this job from the others of the plan (`seed=2 strategy=winback`),
     the last part of each key (`fatigue_churn=0.16`)."""
-    plan = read_json(sweep_dir / PLAN) or {}
+    plan = _read_json(sweep_dir / PLAN) or {}
     jobs = [job["overrides"] for job in plan.get("jobs", [])]
     common = set.intersection(*(set(o) for o in jobs)) if jobs else {"experiment="}
     shown = [o for o in overrides if o not in common and not o.startswith("experiment=")]
@@ -285,7 +272,7 @@ def _short_label(overrides: list[str], sweep_dir: Path) -> str:
 
 def _counter(sweep_dir: Path) -> str:
     """`[ 12/70  0:45, ~3:10 left]`: finished runs, elapsed time and a rough time left."""
-    plan = read_json(sweep_dir / PLAN) or {}
+    plan = _read_json(sweep_dir / PLAN) or {}
     total = int(plan.get("total") or 0)
     done = sum(1 for _ in sweep_dir.glob("*/metrics.json")) + sum(
         1 for _ in sweep_dir.glob(f"*/{ERROR}")
@@ -319,10 +306,10 @@ def _n_jobs(config: DictConfig) -> int | str:
 
 
 def _read_metrics(out: Path) -> dict[str, Any] | None:
-    return read_json(out / "metrics.json")
+    return _read_json(out / "metrics.json")
 
 
-def read_json(path: Path) -> Any:
+def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -13,15 +13,22 @@ import datetime as dt
 import difflib
 import functools
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra.errors import ConfigCompositionException
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 
 class ConfigError(ValueError):
     """A setting that cannot be simulated; the message is one line naming the key and the fix."""
+
+
+class _NotASetting(ConfigError, ConfigCompositionException):
+    """An override of a key the config lacks: still the composition error Hydra raises for it,
+    for callers that catch that, with a message naming the setting meant."""
 
 
 def _in(lo: float | None = None, hi: float | None = None, default: Any = MISSING) -> Any:
@@ -186,8 +193,7 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
     hints = _type_hints(schema)
     unknown = sorted(set(vars(node)) - hints.keys())
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(hints), n=1)
-        fix = f"did you mean {prefix}{close[0]}?" if close else f"remove {prefix}{unknown[0]}"
+        fix = did_you_mean(unknown[0], list(hints), prefix) or f"remove {prefix}{unknown[0]}"
         raise ConfigError(f"{prefix}{unknown[0]} is not a setting: {fix}")
     for f in dataclasses.fields(schema):
         key, value, kind = f"{prefix}{f.name}", getattr(node, f.name), hints[f.name]
@@ -275,11 +281,51 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The run config with command-line style overrides, for use from Python and tests."""
+def compose(overrides: list[str] | tuple[str, ...] = (), with_hydra: bool = False) -> DictConfig:
+    """The run config with command-line style overrides (with Hydra's own `hydra` node if
+    asked), as every command and Python composes it.
+
+    Two of Hydra's answers become one-line ConfigErrors here, for every caller: a file that is
+    not valid YAML, and a key the config lacks, which Hydra answers with advice to add it
+    with `+key=value` (that the schema then refuses) instead of naming the setting meant."""
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
+    from hydra.errors import HydraException
 
     register_schema()
+    overrides = list(overrides)
     with initialize_config_module("retail_sim_configs", version_base=None):
-        return hydra_compose("config", overrides=list(overrides))
+        try:
+            return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
+        except yaml.YAMLError as exc:
+            where = " ".join(str(exc).split())
+            raise ConfigError(f"a config file is not valid YAML: {where}") from None
+        except ConfigCompositionException as exc:
+            lacking = re.match(r"Could not override '([^']+)'", str(exc))
+            if not lacking:
+                raise
+            key = lacking.group(1)
+            others = [o for o in overrides if o.split("=", 1)[0] != key]
+            try:
+                cfg = hydra_compose(
+                    "config", overrides=others, return_hydra_config=key.startswith("hydra.")
+                )
+            except (HydraException, yaml.YAMLError):
+                raise exc from None  # another problem too: Hydra's message stands
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    names = (
+        [str(k) for k in node if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
+    )
+    prefix = f"{parent}." if parent else ""
+    fix = did_you_mean(leaf, names, prefix)
+    if fix is None:
+        fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
+    raise _NotASetting(f"{key} is not a setting: {fix}")
+
+
+def did_you_mean(name: str, names: list[str], prefix: str = "") -> str | None:
+    """The "did you mean customers?" of a misspelt setting, or None when nothing is close."""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean {prefix}{close[0]}?" if close else None

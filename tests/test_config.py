@@ -51,6 +51,20 @@ def test_a_key_added_past_the_schema_is_refused_with_the_nearest_setting(overrid
         validate(compose([override]))
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("custmers=500", "custmers is not a setting: did you mean customers?"),
+        ("channels.sms.cots=1", "channels.sms.cost?"),
+        ("hydra.job.chdirr=true", "did you mean hydra.job.chdir?"),
+    ],
+)
+def test_a_misspelt_key_is_named_with_the_nearest_setting_by_compose(override, message):
+    # what Hydra answers instead: "To append to your config use +custmers=500"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        compose([override], with_hydra=override.startswith("hydra."))
+
+
 def test_impossible_calendar_date_is_rejected():
     with pytest.raises(ConfigError, match="store.calendar"):
         validate(compose(["store.calendar.0.month=2", "store.calendar.0.day=30"]))
