@@ -207,8 +207,7 @@ class ArrayCustomers:
         t.buy_clock[rows] = 0.0  # she comes in today
 
     def _thaw(self, rows: np.ndarray) -> None:
-        """Cold rows (gone before day 0) that are back, or whose state moved, join the daily
-        clocks and the overnight fading."""
+        """Cold rows (gone before day 0) that are back, or due back, join the daily clocks."""
         cold = rows[rows < self._cold]
         new = cold[~self._is_thawed[cold]]  # most are back already: no re-sort for them
         if len(new):
@@ -315,9 +314,10 @@ class ArrayCustomers:
         self._last_expiry = max(self._last_expiry, d.day + offer.expiry_days)
 
     def change_satisfaction(self, idx: np.ndarray, delta: np.ndarray | float) -> None:
+        """Her mood moves; one who left before day 0 stays out of the daily clocks (hers stand
+        at +inf) and her mood fades overnight like everyone's (see `_fade_to`)."""
         delta = np.asarray(delta, dtype=np.float32) * self._satisfaction_unit
         np.add.at(self.t.satisfaction, idx, delta)
-        self._thaw(idx)  # one who left but answered a call: her mood fades from now on
 
     def set_recognised(self, idx: np.ndarray, recognised: np.ndarray) -> None:
         self.t.recognised[idx] = recognised

@@ -365,10 +365,12 @@ class StoreModel(mesa.Model):
 
     def _tasks_done(self, finished: list[Task], d: int) -> None:
         """Advisor time is paid; handled complaints restore satisfaction; calls are made."""
-        who = np.array([t.customer for t in finished])
-        cost = np.array([t.hours for t in finished]) * self.staff_cfg.hourly_cost
-        np.add.at(self.outcome.staff_cost, who, cost)
-        np.add.at(self.outcome.cost_pv, who, cost * self.present_value[d])
+        hourly, present_value = self.staff_cfg.hourly_cost, self.present_value[d]
+        staff_cost, cost_pv = self.outcome.staff_cost, self.outcome.cost_pv
+        for task in finished:  # a day's few tasks: numpy calls would cost more than the sums
+            cost = task.hours * hourly
+            staff_cost[task.customer] += cost
+            cost_pv[task.customer] += cost * present_value
         complaints = [t for t in finished if t.kind == COMPLAINT]
         if complaints:
             who = np.array([t.customer for t in complaints])
