@@ -44,7 +44,7 @@ from scipy import stats
 from experiments.errors import USER_ERRORS, exit_on_user_error, one_line
 from experiments.run import write_atomic
 from sim.config import ConfigError, compose, validate
-from sim.kpis import GLOSSARY
+from sim.kpis import COHORT_DAYS, COHORT_KPIS, GLOSSARY
 from sim.simulate import build_strategy, simulate
 
 PROG = "retail-sim-regress"
@@ -265,6 +265,12 @@ def compose_scenarios(suite: Suite) -> dict[str, DictConfig]:
                 raise ConfigError(
                     f"{suite.path}: claim {claim.name}: {claim.kpi} needs a holdout: "
                     f"add holdout=0.1 to scenario {scenario}"
+                )
+            days = configs[scenario].days
+            if claim.kpi.rpartition(".")[2] in COHORT_KPIS and days < COHORT_DAYS:
+                raise ConfigError(
+                    f"{suite.path}: claim {claim.name}: {claim.kpi} measures 39 weeks but "
+                    f"scenario {scenario} runs {days} days: set days to at least {COHORT_DAYS}"
                 )
     return configs
 

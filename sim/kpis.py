@@ -47,6 +47,7 @@ GLOSSARY: dict[str, str] = {
 }
 
 COHORT_DAYS = 273  # 39 weeks, the CDNOW calibration and forecast windows
+COHORT_KPIS = ("repeat_within_39w", "silent_6_9m_buy_again_39w")  # null when days < COHORT_DAYS
 SILENT_FROM, SILENT_TO = 183, 274  # 6 to 9 months silent
 
 
@@ -147,7 +148,7 @@ def per_customer(
 def _cdnow_cohorts(model: StoreModel, g: np.ndarray) -> dict[str, float | None]:
     """The two published natural-behaviour figures, measured the way they were published."""
     if model.days < COHORT_DAYS:
-        return {"repeat_within_39w": None, "silent_6_9m_buy_again_39w": None}
+        return dict.fromkeys(COHORT_KPIS)
     o, tx = model.outcome, model.ledger.transactions
     customer, day = tx.column("customer"), tx.column("day")
     joined = o.joined_day

@@ -16,7 +16,7 @@ import yaml
 
 from experiments import regress
 from sim.config import compose
-from sim.kpis import GLOSSARY
+from sim.kpis import COHORT_DAYS, GLOSSARY
 
 COMMITTED = regress.DEFAULT_SCENARIOS.with_name(regress.BASELINE_NAME)
 SMALL = {  # a few seconds: enough to exercise every path but the full default set
@@ -314,6 +314,23 @@ BAD = [
             ],
         },
         "add holdout=0.1 to scenario blanket",
+    ),
+    (  # it used to fail after the runs, as missing from every seed's metrics
+        "cohort_kpi_on_a_short_run",
+        {
+            **SMALL,
+            "scenarios": {"none": ["strategy=none", "days=300"], "blanket": ["strategy=blanket"]},
+            "claims": [
+                {
+                    "name": "c",
+                    "scenario": "none",
+                    "kpi": "repeat_within_39w",
+                    "lower_than": "blanket",
+                }
+            ],
+        },
+        "claim c: repeat_within_39w measures 39 weeks but scenario blanket runs 30 days: "
+        f"set days to at least {COHORT_DAYS}",
     ),
 ]
 
