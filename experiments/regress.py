@@ -43,7 +43,8 @@ from scipy import stats
 
 from experiments.errors import USER_ERRORS, exit_on_user_error, one_line
 from experiments.run import write_atomic
-from sim.config import ConfigError, compose, validate
+from sim import uplift
+from sim.config import ConfigError, compose, did_you_mean, validate
 from sim.kpis import COHORT_DAYS, COHORT_KPIS, GLOSSARY
 from sim.simulate import build_strategy, simulate
 
@@ -56,7 +57,9 @@ MAX_ROWS = 50  # rows of the table of moved KPIs (the per-KPI summary below it i
 SUITE_KEYS = ("common", "seeds", "alpha", "scenarios", "claims")
 RELATIONS = {"higher_than": ">", "lower_than": "<", "equals": "=="}
 CLAIM_KEYS = ("name", "scenario", "kpi", *RELATIONS)
-HOLDOUT_GROUPS = ("holdout", "uplift")  # KPIs that exist only in runs with a holdout
+# nested KPIs by group (`holdout.churn_rate`); both exist only in runs with a holdout
+KPI_GROUPS = {"holdout": tuple(GLOSSARY), "uplift": uplift.KPIS}
+KPIS = (*GLOSSARY, *(f"{group}.{kpi}" for group, kpis in KPI_GROUPS.items() for kpi in kpis))
 
 Runs = dict[str, dict[int, dict[str, float]]]  # scenario -> seed -> KPI -> value
 
@@ -236,13 +239,26 @@ def _claim(item: Any, i: int, scenarios: dict, bad: Callable[[str], ConfigError]
         )
     if not claim.paired and not _is_number(claim.other):
         raise bad(f"claim {name}: equals must be a number, e.g. equals: 0")
-    group, _, rest = claim.kpi.rpartition(".")
-    if not (rest in GLOSSARY and group in ("", "holdout") or group.startswith("uplift")):
+    if claim.kpi not in KPIS:
         raise bad(
-            f"claim {name}: unknown kpi {claim.kpi!r}: use a KPI of metrics.json, e.g. "
-            "churn_rate, holdout.messages_sent, uplift.repurchase_rate.estimate (sim/kpis.py)"
+            f"claim {name} on scenario {claim.scenario}: unknown kpi {claim.kpi!r}: "
+            f"{_kpi_fix(claim.kpi)}"
         )
     return claim
+
+
+def _kpi_fix(kpi: str) -> str:
+    """The likely KPI, looked for among its group's names without the group: with it, the
+    shared `uplift.` made `uplift.net_proft` look like `uplift.incremental_roi`."""
+    group, _, name = kpi.partition(".")
+    if group in KPI_GROUPS:
+        names = KPI_GROUPS[group]
+        fix = did_you_mean(name, list(names), f"{group}.")
+        return fix or "choose one of " + ", ".join(f"{group}.{n}" for n in names)
+    return did_you_mean(kpi, list(KPIS)) or (
+        "use a KPI of metrics.json, e.g. churn_rate, holdout.messages_sent, "
+        "uplift.repurchase_rate.estimate (sim/kpis.py, sim/uplift.py)"
+    )
 
 
 def compose_scenarios(suite: Suite) -> dict[str, DictConfig]:
@@ -261,7 +277,7 @@ def compose_scenarios(suite: Suite) -> dict[str, DictConfig]:
         configs[name] = cfg
     for claim in suite.claims:
         for scenario in claim.scenarios:
-            if claim.kpi.split(".")[0] in HOLDOUT_GROUPS and configs[scenario].holdout == 0:
+            if claim.kpi.split(".")[0] in KPI_GROUPS and configs[scenario].holdout == 0:
                 raise ConfigError(
                     f"{suite.path}: claim {claim.name}: {claim.kpi} needs a holdout: "
                     f"add holdout=0.1 to scenario {scenario}"

@@ -32,6 +32,14 @@ from sim import kpis
 from sim.model import StoreModel
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+KPIS = (  # the uplift block's numbers under dotted names, as claims of retail-sim-regress name them
+    *(
+        f"{kpi}.{part}"
+        for kpi in ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate")
+        for part in ("estimate", "low", "high")
+    ),
+    "incremental_roi",
+)
 
 
 def _interval(estimate: float, variance: float) -> dict[str, float | None]:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from experiments import regress
+from sim import uplift
 from sim.config import compose
 from sim.kpis import COHORT_DAYS, GLOSSARY
 
@@ -71,7 +72,8 @@ def test_the_committed_baseline_guards_every_kpi():
     assert set(GLOSSARY) <= set(plain)  # 280 days: the 39-week checks are defined too
     holdout = baseline["runs"]["blanket_holdout"]["1"]
     assert holdout["holdout.messages_sent"] == 0
-    assert "uplift.net_profit_per_customer.estimate" in holdout
+    # the KPIs a claim may name are the ones a run writes
+    assert {k for k in holdout if k.startswith("uplift.")} == {f"uplift.{k}" for k in uplift.KPIS}
     assert baseline["versions"]["numpy_pin"] == f"numpy=={baseline['versions']['numpy']}"
 
 
@@ -244,6 +246,11 @@ def test_claims_that_cannot_hold_fail(tmp_path):
     )
 
 
+HOLDOUT = {  # SMALL with a holdout in blanket: the uplift KPIs exist there
+    **SMALL,
+    "scenarios": {**SMALL["scenarios"], "blanket": ["strategy=blanket", "holdout=0.1"]},
+}
+MISSPELT = "uplift.net_proft_per_customer.estimate"
 BAD = [
     ("missing_file", None, "no scenarios file at"),
     ("broken_yaml", "seeds: [1, 2\n", "is not valid YAML"),
@@ -287,7 +294,23 @@ BAD = [
     (
         "unknown_kpi",
         {**SMALL, "claims": [{"name": "c", "scenario": "none", "kpi": "churn", "equals": 0}]},
-        "unknown kpi 'churn'",
+        "claim c on scenario none: unknown kpi 'churn': did you mean churn_rate?",
+    ),
+    (  # uplift KPIs were not checked: a typo failed after the runs, as missing from every seed
+        "misspelt_uplift_kpi",
+        {**HOLDOUT, "claims": [{"name": "c", "scenario": "blanket", "kpi": MISSPELT, "equals": 0}]},
+        f"claim c on scenario blanket: unknown kpi '{MISSPELT}': "
+        "did you mean uplift.net_profit_per_customer.estimate?",
+    ),
+    (  # nothing close enough for a guess: the uplift KPIs, not the closest plain one
+        "unknown_uplift_kpi",
+        {
+            **HOLDOUT,
+            "claims": [
+                {"name": "c", "scenario": "blanket", "kpi": "uplift.net_proft", "equals": 0}
+            ],
+        },
+        "unknown kpi 'uplift.net_proft': choose one of uplift.net_profit_per_customer.estimate, ",
     ),
     (
         "two_relations",
