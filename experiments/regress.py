@@ -29,7 +29,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -137,7 +137,7 @@ def load_suite(path: Path) -> Suite:
     if not path.is_file():
         raise ConfigError(f"no scenarios file at {path}: give --scenarios a YAML file that exists")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text: give --scenarios a YAML file") from None
     except yaml.YAMLError as exc:
@@ -181,6 +181,27 @@ def load_suite(path: Path) -> Suite:
     if len(seeds) < 2 and any(claim.paired for claim in claims):
         raise bad("paired claims need at least 2 seeds (5 or more for a useful test): add seeds")
     return Suite(path, common, list(seeds), float(alpha), scenarios, claims)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping: PyYAML keeps the last
+    one silently, so a second scenario of the same name replaced the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):  # refused below with PyYAML's own message
+                continue
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"found key {key!r} twice, first at line {first[key].line + 1}",
+                    problem_mark=key_node.start_mark,
+                )
+            first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
 
 
 def _is_int(value: Any) -> bool:

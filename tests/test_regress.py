@@ -254,6 +254,12 @@ MISSPELT = "uplift.net_proft_per_customer.estimate"
 BAD = [
     ("missing_file", None, "no scenarios file at"),
     ("broken_yaml", "seeds: [1, 2\n", "is not valid YAML"),
+    (  # the last one silently replaced the first
+        "scenario_twice",
+        "seeds: [1, 2]\nscenarios:\n  none: [strategy=none]\n  blanket: [strategy=blanket]\n"
+        "  none: [strategy=winback]\n",
+        "scenarios.yaml is not valid YAML at line 5 (found key 'none' twice, first at line 3)",
+    ),
     ("not_text", b"\xff\xfe\x00seeds", "is not UTF-8 text: give --scenarios a YAML file"),
     ("unknown_key", {**SMALL, "seed": 1}, "unknown key 'seed'"),
     ("no_seeds", {**SMALL, "seeds": []}, "seeds must be a list"),
