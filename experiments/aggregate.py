@@ -3,8 +3,9 @@
 A sweep directory holds one sub-directory per job (Hydra's `hydra.sweep.subdir`, the job
 number), each with `metrics.json`, `config.yaml`, the daily series and Hydra's `.hydra/`
 record of the job's overrides. A job that failed or is still running has no `metrics.json`,
-and one of a job's files may be unreadable (truncated, or not JSON or YAML): such a job is
-listed as missing, with the reason, and everything else is still aggregated.
+and one of a job's files may be unreadable (truncated, not JSON or YAML, or a metrics.json
+without KPIs): such a job is listed as missing, with the reason, and everything else is still
+aggregated.
 
 - `summary.csv`: one row per job: status, strategy, scenario, seed and every KPI (treated
   arm), the per-customer KPIs, the holdout arm's KPIs and the holdout-measured uplift.
@@ -206,7 +207,7 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
     if not path.exists():
         return job
     if (path / "metrics.json").exists():
-        job.metrics = read_file(path, "metrics.json", dict, problems)
+        job.metrics = _read_metrics(path, problems)
     for name in ("config.yaml", ".hydra/config.yaml"):
         if (path / name).exists():
             job.config = read_file(path, name, dict, problems)
@@ -225,6 +226,16 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
     else:
         job.status = "unfinished"
     return job
+
+
+def _read_metrics(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """The job's metrics.json; None, with the reason, when it holds none of the KPIs (`{}`, or
+    some other program's JSON): a finished run with every KPI blank would be compared."""
+    metrics = read_file(path, "metrics.json", dict, problems)
+    if metrics is not None and GLOSSARY.keys().isdisjoint(metrics):
+        problems.append("metrics.json holds no KPIs")
+        return None
+    return metrics
 
 
 def _configured_strategy(job: Job, problems: list[str]) -> str:

@@ -341,6 +341,10 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
         ("config.yaml", b"PK\x03\x04\x00", "config.yaml is not valid YAML (unacceptable char"),
         ("config.yaml", b"just a sentence\n", "config.yaml is not a YAML mapping"),
         ("metrics.json", b'{"customers": 1000, "net_pro', "metrics.json is not valid JSON (line 1"),
+        ("metrics.json", b"{}", "metrics.json holds no KPIs"),
+        ("metrics.json", b'{"detail": "Not Found"}', "metrics.json holds no KPIs"),
+        ("metrics.json", b"[1000, 81.5]", "metrics.json is not a JSON object"),
+        ("metrics.json", b"81.5", "metrics.json is not a JSON object"),
         (".hydra/overrides.yaml", b"- seed=2\n- [strat", ".hydra/overrides.yaml is not valid YAML"),
     ],
     ids=[
@@ -348,6 +352,10 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
         "config-not-yaml",
         "config-not-a-mapping",
         "truncated-metrics",
+        "empty-metrics",
+        "metrics-without-kpis",
+        "metrics-a-list",
+        "metrics-a-number",
         "truncated-overrides",
     ],
 )
