@@ -297,9 +297,11 @@ def scenario_label(scenario: dict[str, str]) -> str:
 
 # ---------------------------------------------------------------------------- summary
 def per_customer(metrics: dict[str, Any]) -> dict[str, float]:
+    """Totals per customer; nan for a total the metrics lack (a run from before that KPI
+    existed), not the zero it would read as."""
     customers = metrics.get("customers") or 0
     return {
-        name: (float(metrics.get(total) or 0.0) / customers if customers else math.nan)
+        name: (_number(metrics.get(total)) / customers if customers else math.nan)
         for name, total in PER_CUSTOMER.items()
     }
 

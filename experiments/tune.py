@@ -20,7 +20,7 @@ import yaml
 from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
-from experiments.aggregate import Job, find_jobs, read_file
+from experiments.aggregate import Job, find_jobs, per_customer, read_file
 
 RESULTS = "optimization_results.yaml"
 VALIDATION = "validation"
@@ -62,8 +62,7 @@ def trials_table(jobs: list[Job], params: list[str]) -> pd.DataFrame:
         row: dict[str, Any] = {"trial": int(job.name) if job.name.isdigit() else job.name}
         for p in params:
             row[p] = yaml.safe_load(pairs[p]) if p in pairs else math.nan
-        m = job.metrics or {}
-        row["net_profit_per_customer"] = m["net_profit"] / m["customers"] if m else math.nan
+        row["net_profit_per_customer"] = per_customer(job.metrics or {})["net_profit_per_customer"]
         rows.append(row)
     return pd.DataFrame(rows)
 

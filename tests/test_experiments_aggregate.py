@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from experiments import aggregate as agg
+from experiments import tune
 from reports import build, html
 from sim.kpis import GLOSSARY
 from tests.conftest import PROJECT, run_cli
@@ -375,6 +376,23 @@ def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
     assert "Missing runs" in page and html.esc(reason) in page
     comparison = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])
     assert comparison.loc[("blanket", "net_profit_per_customer"), "n_pairs"] == 4
+
+
+def test_a_kpi_missing_from_metrics_is_blank_not_zero(tmp_path, base_configs):
+    """A run from before a KPI existed still counts, without that KPI: its missing net profit
+    must not read as zero profit per customer."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    metrics = json.loads((tmp_path / "3" / "metrics.json").read_text())  # seed 2, blanket
+    del metrics["net_profit"]
+    (tmp_path / "3" / "metrics.json").write_text(json.dumps(metrics))
+    jobs, summary, comparison = agg.aggregate(tmp_path)
+    assert jobs[3].status == "done"
+    assert math.isnan(summary.loc[3, "net_profit_per_customer"])
+    pairs = comparison.set_index(["strategy", "kpi"])["n_pairs"]
+    assert pairs[("blanket", "net_profit_per_customer")] == 4
+    assert pairs[("blanket", "revenue_per_customer")] == 5
+    trials = tune.trials_table(jobs, [])["net_profit_per_customer"]  # raised a KeyError
+    assert math.isnan(trials[3]) and trials.notna().sum() == 9
 
 
 @pytest.mark.parametrize(
