@@ -181,12 +181,14 @@ def check_sweep_dir(path: Path) -> None:
     raise FileNotFoundError(f"{path} holds no runs: {give}")
 
 
-def find_jobs(sweep_dir: Path) -> list[Job]:
-    """Every job of the sweep: the planned ones (plan.json) and every job directory found."""
+def find_jobs(sweep_dir: Path, plan: dict[str, Any] | None = None) -> list[Job]:
+    """Every job of the sweep: the planned ones (plan.json, unless the caller has read it
+    already: `plan`) and every job directory found."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"sweep directory {sweep_dir} not found")
-    plan, _ = read_plan(sweep_dir)
+    if plan is None:
+        plan, _ = read_plan(sweep_dir)
     planned = {str(job["num"]): job["overrides"] for job in plan.get("jobs", [])}
     names = {p.name for p in sweep_dir.iterdir() if is_job_dir(p)} | set(planned)
     jobs = [_read_job(sweep_dir / name, planned.get(name)) for name in names]

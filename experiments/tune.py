@@ -20,7 +20,7 @@ import yaml
 from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
-from experiments.aggregate import Job, find_jobs, per_customer, read_file
+from experiments.aggregate import Job, per_customer, read_file
 
 RESULTS = "optimization_results.yaml"
 VALIDATION = "validation"
@@ -102,13 +102,20 @@ def _run_one(config: dict[str, Any], out_dir: Path, overrides: list[str]) -> Non
     save_run(result, cfg, out_dir)
 
 
-def validate(sweep_dir: Path, seeds: list[int], baseline: str = "none", n_jobs: int = 1):
-    """Run best, default and baseline settings on `seeds`; returns the validation directory
-    (None when the sweep has no best setting or no finished trial to take the config from)."""
+def validate(
+    sweep_dir: Path,
+    best: dict[str, Any],
+    jobs: list[Job],
+    seeds: list[int],
+    baseline: str = "none",
+    n_jobs: int = 1,
+):
+    """Run best, default and baseline settings on `seeds`, given the sweep's `best_params` and
+    `jobs` as the report read them; returns the validation directory (None when the sweep has
+    no best setting or no finished trial to take the config from)."""
     sweep_dir = Path(sweep_dir)
-    best = best_params(sweep_dir)
-    trials = [job for job in find_jobs(sweep_dir) if job.done and job.config]
-    if best is None or not trials or not seeds:
+    trials = [job for job in jobs if job.done and job.config]
+    if not best or not trials or not seeds:
         return None
     template = trials[0].config
     choice = _strategy_choice(trials[0])

@@ -412,14 +412,16 @@ def _varied_parameters(jobs: list[agg.Job]) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------- tune
-def tune_body(sweep_dir: Path, jobs, baseline: str, validation_seeds, n_jobs) -> tuple[str, str]:
-    best = tune.best_params(sweep_dir) or {}
+def tune_body(
+    sweep_dir: Path, jobs, best: dict[str, Any] | None, baseline: str, validation_seeds, n_jobs
+) -> tuple[str, str]:
+    best = best or {}
     params = list(best)
     trials = tune.trials_table(jobs, params)
     parts = []
     val_dir = None
     if best and validation_seeds:
-        val_dir = tune.validate(sweep_dir, validation_seeds, baseline, n_jobs=n_jobs)
+        val_dir = tune.validate(sweep_dir, best, jobs, validation_seeds, baseline, n_jobs=n_jobs)
     vjobs, vsummary, vcomp = ([], pd.DataFrame(), pd.DataFrame())
     if val_dir is not None:
         vjobs, vsummary, vcomp = agg.aggregate(val_dir, baseline)
@@ -550,10 +552,11 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     sweep_dir = Path(sweep_dir).absolute()
     agg.check_sweep_dir(sweep_dir)
     plan, plan_problem = agg.read_plan(sweep_dir)
-    jobs = agg.find_jobs(sweep_dir)
+    jobs = agg.find_jobs(sweep_dir, plan)
     kind = detect_kind(sweep_dir, jobs, plan)
+    best = None
     if kind == "tune":
-        tune.best_params(sweep_dir)  # readable, before anything is written
+        best = tune.best_params(sweep_dir)  # readable, before anything is written
     elif baseline is not None:  # a tuning sweep runs its baseline afresh
         check_baseline(baseline, jobs)
     problems: list[str] = []
@@ -569,7 +572,7 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     if kind == "tune":
         seeds = plan.get("validation_seeds") if validate else []
         n_jobs = plan.get("n_jobs") if isinstance(plan.get("n_jobs"), int) else 1
-        subtitle, body = tune_body(sweep_dir, jobs, baseline, seeds, n_jobs)
+        subtitle, body = tune_body(sweep_dir, jobs, best, baseline, seeds, n_jobs)
         title = "Tuning a retention policy"
     elif kind == "robustness":
         subtitle, body = robustness_body(jobs, summary, comparison, baseline, sweep_dir)

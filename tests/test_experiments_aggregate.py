@@ -416,6 +416,30 @@ def test_an_unreadable_optimiser_result_stops_the_report_before_it_writes(
     assert _files(tmp_path) == before
 
 
+def test_a_tuning_report_reads_the_plan_and_the_optimiser_result_once(
+    tmp_path, monkeypatch, base_configs
+):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    (tmp_path / "plan.json").write_text(json.dumps({"baseline": "none", "validation_seeds": [7]}))
+    (tmp_path / "optimization_results.yaml").write_text("best_params: {strategy.every_days: 7}\n")
+    (tmp_path / "0" / ".hydra" / "hydra.yaml").write_text(
+        "hydra: {runtime: {choices: {strategy: none}}}"
+    )
+    # no simulation, only the reads: each validation run leaves an empty folder
+    monkeypatch.setattr(tune, "_run_one", lambda config, out, overrides: out.mkdir(parents=True))
+    reads, read = [], agg.read_file
+
+    def read_file(folder, name, *args):
+        reads.append(name)
+        return read(folder, name, *args)
+
+    monkeypatch.setattr(tune, "read_file", read_file)
+    monkeypatch.setattr(agg, "read_file", read_file)
+    assert build.build(tmp_path).kind == "tune"
+    assert reads.count("plan.json") == 1 and reads.count("optimization_results.yaml") == 1
+    assert reads.count("metrics.json") == 10  # the validation takes the trials as read
+
+
 def _warnings(err: str) -> list[str]:
     """stderr's lines, each of which must be one warning."""
     lines = err.splitlines()
