@@ -31,6 +31,7 @@ import yaml
 
 from experiments.stats import paired_difference, unpaired_difference
 from sim.kpis import GLOSSARY
+from sim.uplift import INTERVAL_KPIS, INTERVAL_PARTS
 
 BASELINE = "none"
 PLAN = "plan.json"  # written by the sweep callback: every job the sweep will launch
@@ -53,7 +54,6 @@ DERIVED_GLOSSARY = {
     "messages_per_customer": "messages sent / customers",
 }
 KPIS = [*GLOSSARY, *PER_CUSTOMER]
-UPLIFT_KPIS = ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -336,9 +336,9 @@ def summary_table(jobs: Iterable[Job]) -> pd.DataFrame:
         for kpi in KPIS:
             row[f"holdout_{kpi}"] = _number(holdout.get(kpi))
         uplift = m.get("uplift") or {}
-        for kpi in UPLIFT_KPIS:
+        for kpi in INTERVAL_KPIS:
             u = uplift.get(kpi) or {}
-            for part in ("estimate", "low", "high"):
+            for part in INTERVAL_PARTS:
                 row[f"uplift_{kpi}_{part}"] = _number(u.get(part))
         row["uplift_incremental_roi"] = _number(uplift.get("incremental_roi"))
         row["error"] = job.error or ""
@@ -401,7 +401,7 @@ def comparison_table(summary: pd.DataFrame, baseline: str = BASELINE) -> pd.Data
                         unpaired_low=unpaired.low,
                         unpaired_high=unpaired.high,
                     )
-                    if kpi in UPLIFT_KPIS and strategy != baseline:
+                    if kpi in INTERVAL_KPIS and strategy != baseline:
                         row.update(_holdout_columns(runs, base, seeds, kpi))
                 rows.append(row)
             if len(base) and strategy != baseline:

@@ -32,14 +32,11 @@ from sim import kpis
 from sim.model import StoreModel
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
-KPIS = (  # the uplift block's numbers under dotted names, as claims of retail-sim-regress name them
-    *(
-        f"{kpi}.{part}"
-        for kpi in ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate")
-        for part in ("estimate", "low", "high")
-    ),
-    "incremental_roi",
-)
+# the uplift block's KPIs with a 95% interval, and their parts
+INTERVAL_KPIS = ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate")
+INTERVAL_PARTS = ("estimate", "low", "high")
+# every number of the block under a dotted name, as retail-sim-regress's claims name them
+KPIS = (*(f"{kpi}.{part}" for kpi in INTERVAL_KPIS for part in INTERVAL_PARTS), "incremental_roi")
 
 
 def _interval(estimate: float, variance: float) -> dict[str, float | None]:
