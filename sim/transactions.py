@@ -10,7 +10,8 @@ so that nothing is altered silently:
 * negative amounts are returns: netted against the same customer's purchases on the same day;
   a return with no same-day purchase is not a purchase occasion and is dropped; a day whose
   returns exceed its purchases stays a purchase occasion with zero spend; a return's items are
-  not counted (they may be negative), a purchase's must not be negative;
+  not counted (they may be negative or fractional), a purchase's must be a whole number, not
+  negative;
 * zero-amount rows stay purchase occasions (the models count visits that bought something,
   e.g. a free item) but `summarise` leaves zero-spend transactions out of the spend model;
 * several rows of one customer on one day merge into one transaction (amounts and items summed).
@@ -370,6 +371,15 @@ def _clean(
                 f"{source}: negative item counts in column {wanted['items']!r} at "
                 f"{_lines_at(lines, bad)} (e.g. {raw[wanted['items']][bad].iloc[0]!r}) on rows "
                 "that are not returns: give the items bought; a return has a negative amount"
+            )
+        # Items are counted whole (the attach rate, each twin customer's items): 2.5 would be
+        # rounded silently. A whole float such as 2.0 is a count.
+        bad = (numbers["items"] % 1 != 0) & (numbers["amount"] >= 0)
+        if bad.any():
+            raise TransactionDataError(
+                f"{source}: fractional item counts in column {wanted['items']!r} at "
+                f"{_lines_at(lines, bad)} (e.g. {raw[wanted['items']][bad].iloc[0]!r}) on rows "
+                "that are not returns: give the number of items bought, a whole number"
             )
 
     rows_read = int(len(raw) + blank.sum())

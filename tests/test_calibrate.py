@@ -273,6 +273,23 @@ def test_negative_items_stop_unless_the_row_is_a_return(capsys, tmp_path):
     assert not out.exists()
 
 
+def test_fractional_items_stop_naming_the_line(capsys, tmp_path):
+    """Items are counted whole: rounding 2.5 would change the attach rate silently."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "customer_id,date,amount,items\n"
+        "A,2025-01-03,10,2.0\nA,2025-02-03,12,2.5\nB,2025-01-05,30,1\nB,2025-03-05,20,1\n"
+    )
+    out = tmp_path / "out"
+    args = ["--calibration-end", "2025-06-30", "--out", out, "--items-col", "items"]
+    err = one_line_error(capsys, path, *args)
+    assert f"{path}: fractional item counts in column 'items' at line 3 (e.g. '2.5')" in err
+    assert not out.exists()
+    path.write_text(path.read_text().replace("2.5", "3.0"))  # whole floats are item counts
+    code, _, err = calibrate(capsys, path, *args)
+    assert code == 0, err
+
+
 def test_unparsable_dates_name_the_lines(capsys, export, tmp_path):
     export.write_text(export.read_text() + "D,05/03/2025,4\nD,2025-02-30,4\n")
     err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o")

@@ -124,6 +124,16 @@ def test_negative_items_are_refused_unless_the_row_is_a_return(tmp_path):
     assert frame["items"].tolist() == [2.0]
 
 
+def test_fractional_items_are_refused_whole_floats_are_counts(tmp_path):
+    text = "customer_id,date,amount,qty\nA,2021-01-01,50,2.0\nA,2021-01-02,5,0.5\n"
+    message = _error(_csv(tmp_path, text), items_col="qty")
+    assert "fractional item counts in column 'qty' at line 3 (e.g. '0.5')" in message
+    frame, _ = load_transactions(
+        _csv(tmp_path, text[: text.index("A,2021-01-02")]), items_col="qty"
+    )
+    assert frame["items"].tolist() == [2.0]
+
+
 def test_many_bad_lines_are_summarised_and_blank_lines_keep_numbering(tmp_path):
     rows = "".join(f"C{i},2021-01-01,oops\n" for i in range(8))
     path = _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n\n" + rows)
