@@ -65,6 +65,9 @@ WEEK = 7  # the fits' time unit, in days (the published CDNOW values are per wee
 MAX_STYLES = 20  # the simulator's styles are a handful of broad looks, not SKUs
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
 TABLE_X = 7  # conditional-expectation table: x = 0..6 and 7+ (Fader, Hardie & Lee 2005)
+# The twin runs' first seed and count when --seed, --twin-runs are not given (their argparse
+# default is None: given without --holdout-end they are refused, not ignored).
+SEED, TWIN_RUNS = 1, 10
 # Options that name a CSV export's columns and date format: the CDNOW file's are fixed.
 CSV_ONLY = ("customer_col", "date_col", "amount_col", "items_col", "style_col", "date_format")
 
@@ -98,8 +101,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--items-col", help="items per row (sets the attach rate)")
     parser.add_argument("--style-col", help="style per row (sets the store's styles)")
     parser.add_argument("--date-format", help="strptime format if dates are not ISO 8601")
-    parser.add_argument("--seed", type=int, default=1, help="first seed of the twin runs")
-    parser.add_argument("--twin-runs", type=int, default=10, help="twin runs to average")
+    parser.add_argument(
+        "--seed", type=int, help=f"with --holdout-end: first seed of the twin runs (default {SEED})"
+    )
+    parser.add_argument(
+        "--twin-runs",
+        type=int,
+        help=f"with --holdout-end: twin runs to average (default {TWIN_RUNS})",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     args = parser.parse_args(argv)
     if args.format == "cdnow":
@@ -109,6 +118,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                 "--format cdnow reads the CDNOW file's fixed columns (id, sample id, YYYYMMDD, "
                 f"CDs, dollars): drop {', '.join('--' + d.replace('_', '-') for d in given)}"
             )
+    twin = [
+        flag
+        for flag, value in (("--seed", args.seed), ("--twin-runs", args.twin_runs))
+        if value is not None
+    ]
+    if twin and args.holdout_end is None:
+        raise ValueError(
+            f"{', '.join(twin)} only appl{'ies' if len(twin) == 1 else 'y'} with --holdout-end "
+            "(the twin runs validate the fit on the holdout): pass --holdout-end or drop "
+            f"{' and '.join(twin)}"
+        )
     return args
 
 
@@ -560,7 +580,7 @@ def _validate(
     stage: Path,
     cal_end: pd.Timestamp,
     hold_end: pd.Timestamp,
-    args: argparse.Namespace,
+    seeds: list[int],
 ) -> dict[str, Any]:
     """Actual holdout transactions against the model's expectation and the twin's forecast."""
     from sim.simulate import simulate  # heavy: only with --holdout-end
@@ -585,7 +605,6 @@ def _validate(
         f"days={days}",
         *VALIDATION_OVERRIDES,
     ]
-    seeds = [args.seed + k for k in range(args.twin_runs)]
     twin_counts, twin_weekly = [], []
     start = time.perf_counter()
     cfg = compose(overrides)
@@ -771,9 +790,11 @@ def calibrate(args: argparse.Namespace) -> Path:
         raise ValueError(
             f"--holdout-end {hold_end.date()} must be after --calibration-end {cal_end.date()}"
         )
-    if args.twin_runs < 1:
+    seed = SEED if args.seed is None else args.seed
+    runs = TWIN_RUNS if args.twin_runs is None else args.twin_runs
+    if runs < 1:
         raise ValueError("--twin-runs must be at least 1")
-    _check_seeds(args.seed, args.twin_runs)
+    _check_seeds(seed, runs)
     out = args.out.expanduser().resolve()
     _check_out(out, args.overwrite)
 
@@ -825,7 +846,9 @@ def calibrate(args: argparse.Namespace) -> Path:
         save_twin(stage / "twin.npz", history)
         holdout_days = None
         if hold_end is not None:
-            validation = _validate(cal, tx, stage, cal_end, hold_end, args)
+            validation = _validate(
+                cal, tx, stage, cal_end, hold_end, list(range(seed, seed + runs))
+            )
             holdout_days = validation["holdout_days"]
             _write_json(stage / "validation.json", validation)
             _figure(stage / "validation.png", validation)

@@ -367,8 +367,11 @@ def test_bad_dates_and_windows_in_the_arguments(capsys, export, tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--seed", "-1"], "--seed -1 must be at least 0"),
-        (["--seed", "4294967290"], "--twin-runs 10 needs seeds up to 4294967299, past the largest"),
+        (["--holdout-end", "2025-12-31", "--seed", "-1"], "--seed -1 must be at least 0"),
+        (
+            ["--holdout-end", "2025-12-31", "--seed", "4294967290"],
+            "--twin-runs 10 needs seeds up to 4294967299, past the largest",
+        ),
         (["--holdout-end", "2025-01-01"], "--holdout-end 2025-01-01 must be after"),
         (
             ["--format", "cdnow", "--customer-col", "client", "--date-format", "%d/%m/%Y"],
@@ -391,6 +394,19 @@ def test_options_are_checked_before_the_export_is_read(
         capsys, export, "--calibration-end", "2025-06-30", "--out", tmp_path / "o", *args
     )
     assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("args", "given"),
+    [(["--seed", "3"], "--seed"), (["--twin-runs", "2", "--seed", "1"], "--seed, --twin-runs")],
+)
+def test_twin_run_options_need_a_holdout(capsys, export, tmp_path, args, given):
+    """Without --holdout-end there are no twin runs: the options would be ignored silently."""
+    out = tmp_path / "out"
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out, *args)
+    assert f"{given} only appl" in err and "with --holdout-end" in err
+    assert "pass --holdout-end or drop" in err
+    assert not out.exists()
 
 
 def test_an_out_folder_under_a_file_is_refused_before_the_fits(capsys, export, tmp_path):
