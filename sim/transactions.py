@@ -186,6 +186,16 @@ def load_cdnow(path: str | Path) -> tuple[pd.DataFrame, CleaningReport]:
     plausibly repeat orders, and the published fits (Fader, Hardie & Lee 2005) count them.
     """
     path = Path(path)
+    # The mirror of load_transactions' CDNOW hint: split on whitespace, a CSV export's rows
+    # become garbled fields, and the errors would be about dates or field counts.
+    lines = enumerate(_text_head(path).splitlines(), 1)
+    number, first = next(((n, line) for n, line in lines if line.strip()), (0, b""))
+    if b"," in first:
+        raise TransactionDataError(
+            f"{path}: the file looks like a comma-separated CSV (line {number} has commas), not "
+            "the CDNOW file (whitespace separated: id, sample id, YYYYMMDD, CDs, dollars): pass "
+            "--format csv (or use load_transactions)"
+        )
     try:
         raw = _read_csv(
             path,
@@ -233,12 +243,8 @@ def _wall_clock(date: pd.Series) -> pd.Series:
     return date.dt.tz_localize(None) if date.dt.tz is not None else date
 
 
-def _read_csv(path: Path, first_line: int, layout: str, **options) -> pd.DataFrame:
-    """pd.read_csv as text, its tokenizer and codec errors said in the export's terms.
-
-    `layout` completes "line 7 has 5 fields, ..." with the expected number ({expected}) and
-    the fix; `first_line` is the file line of the first data row.
-    """
+def _text_head(path: Path) -> bytes:
+    """The file's first bytes, or stop on what gets exported or renamed in place of a CSV."""
     with path.open("rb") as file:
         head = file.read(_SNIFF_BYTES)
     for signature, (kind, fix) in _NOT_CSV.items():
@@ -250,6 +256,16 @@ def _read_csv(path: Path, first_line: int, layout: str, **options) -> pd.DataFra
         raise TransactionDataError(
             f"{path} is not a text CSV file (it holds binary data): export the transactions as CSV"
         )
+    return head
+
+
+def _read_csv(path: Path, first_line: int, layout: str, **options) -> pd.DataFrame:
+    """pd.read_csv as text, its tokenizer and codec errors said in the export's terms.
+
+    `layout` completes "line 7 has 5 fields, ..." with the expected number ({expected}) and
+    the fix; `first_line` is the file line of the first data row.
+    """
+    _text_head(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, **options)
     except UnicodeDecodeError:

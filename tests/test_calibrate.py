@@ -409,6 +409,16 @@ def test_twin_run_options_need_a_holdout(capsys, export, tmp_path, args, given):
     assert not out.exists()
 
 
+def test_a_csv_file_read_as_cdnow_gets_a_format_hint(capsys, export, tmp_path):
+    out = tmp_path / "out"
+    err = one_line_error(
+        capsys, export, "--format", "cdnow", "--calibration-end", "2025-06-30", "--out", out
+    )
+    assert f"{export}: the file looks like a comma-separated CSV" in err
+    assert "pass --format csv" in err
+    assert not out.exists()
+
+
 def test_an_out_folder_under_a_file_is_refused_before_the_fits(capsys, export, tmp_path):
     out = export / "mystore"
     err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", out)

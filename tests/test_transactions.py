@@ -68,6 +68,17 @@ def test_the_cdnow_file_read_as_csv_gets_a_format_hint(tmp_path):
     assert "the file looks like the CDNOW file: pass --format cdnow" in message
 
 
+def test_a_csv_file_read_as_cdnow_gets_a_format_hint(tmp_path):
+    path = _csv(tmp_path, "\ncustomer id,date,amount\nA,2021-01-01,10\n", "cd.txt")
+    with pytest.raises(TransactionDataError) as info:
+        load_cdnow(path)
+    assert str(info.value) == (
+        f"{path}: the file looks like a comma-separated CSV (line 2 has commas), not the "
+        "CDNOW file (whitespace separated: id, sample id, YYYYMMDD, CDs, dollars): pass "
+        "--format csv (or use load_transactions)"
+    )
+
+
 def test_unparsable_dates_name_file_lines(tmp_path):
     text = "customer_id,date,amount\nA,2021-01-01,10\nA,2021-13-01,5\nB,2021-01-02,3\nB,2/1/21,4\n"
     message = _error(_csv(tmp_path, text))
