@@ -204,6 +204,7 @@ def load_cdnow(path: str | Path) -> tuple[pd.DataFrame, CleaningReport]:
             sep=r"\s+",
             header=None,
             names=["customer", "sample", "date", "items", "amount"],
+            skip_blank_lines=False,  # kept, then dropped in _clean: errors name the file's lines
         )
     except pd.errors.EmptyDataError:
         raise TransactionDataError(

@@ -313,6 +313,14 @@ def test_cdnow_malformed_row_names_the_line(tmp_path):
         load_cdnow(path)
 
 
+def test_cdnow_blank_lines_keep_numbering(tmp_path):
+    text = "00001 1 19970101 1 11.77\n\n00002 1 1997013X 2 10.00\n"
+    with pytest.raises(TransactionDataError, match="at line 3 "):
+        load_cdnow(_csv(tmp_path, text, "cd.txt"))
+    frame, report = load_cdnow(_csv(tmp_path, text.replace("X", "1"), "cd.txt"))
+    assert len(frame) == 2 and report.blank_lines == 1 and report.rows_read == 3
+
+
 def test_cdnow_same_day_merge(cdnow):
     frame, report = cdnow
     assert report.rows_read == 6919
