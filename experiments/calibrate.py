@@ -262,7 +262,7 @@ def _per_customer(
         row = by.ngroup().to_numpy()
         items = cal["items"].to_numpy(dtype=float)
         has = np.isfinite(items) & (items >= 1)
-        extra = np.bincount(row[has], np.rint(items[has] - 1), minlength=n).astype(np.int64)
+        extra = np.bincount(row[has], items[has] - 1, minlength=n).astype(np.int64)
         tickets = np.bincount(row[has], minlength=n).astype(np.int32)
         if tickets.sum():
             items_mean = float(1 + extra.sum() / tickets.sum())
