@@ -232,11 +232,18 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
 
 def _read_metrics(path: Path, problems: list[str]) -> dict[str, Any] | None:
     """The job's metrics.json; None, with the reason, when it holds none of the KPIs (`{}`, or
-    some other program's JSON): a finished run with every KPI blank would be compared."""
+    some other program's JSON): a finished run with every KPI blank would be compared. Its
+    holdout and uplift blocks, if any, must be objects: the summary reads KPIs from them."""
     metrics = read_file(path, "metrics.json", dict, problems)
-    if metrics is not None and GLOSSARY.keys().isdisjoint(metrics):
+    if metrics is None:
+        return None
+    if GLOSSARY.keys().isdisjoint(metrics):
         problems.append("metrics.json holds no KPIs")
         return None
+    for block in ("holdout", "uplift"):
+        if not isinstance(metrics.get(block) or {}, dict):
+            problems.append(f"metrics.json's {block} is not a JSON object")
+            return None
     return metrics
 
 
@@ -301,7 +308,7 @@ def scenario_label(scenario: dict[str, str]) -> str:
 def per_customer(metrics: dict[str, Any]) -> dict[str, float]:
     """Totals per customer; nan for a total the metrics lack (a run from before that KPI
     existed), not the zero it would read as."""
-    customers = metrics.get("customers") or 0
+    customers = _number(metrics.get("customers"))
     return {
         name: (_number(metrics.get(total)) / customers if customers else math.nan)
         for name, total in PER_CUSTOMER.items()

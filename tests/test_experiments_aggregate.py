@@ -346,6 +346,7 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
         ("metrics.json", b'{"detail": "Not Found"}', "metrics.json holds no KPIs"),
         ("metrics.json", b"[1000, 81.5]", "metrics.json is not a JSON object"),
         ("metrics.json", b"81.5", "metrics.json is not a JSON object"),
+        ("metrics.json", b'{"customers": 1000, "holdout": [1]}', "metrics.json's holdout is not a"),
         (".hydra/overrides.yaml", b"- seed=2\n- [strat", ".hydra/overrides.yaml is not valid YAML"),
     ],
     ids=[
@@ -357,6 +358,7 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
         "metrics-without-kpis",
         "metrics-a-list",
         "metrics-a-number",
+        "holdout-a-list",
         "truncated-overrides",
     ],
 )
@@ -393,6 +395,13 @@ def test_a_kpi_missing_from_metrics_is_blank_not_zero(tmp_path, base_configs):
     assert pairs[("blanket", "revenue_per_customer")] == 5
     trials = tune.trials_table(jobs, [])["net_profit_per_customer"]  # raised a KeyError
     assert math.isnan(trials[3]) and trials.notna().sum() == 9
+
+
+@pytest.mark.parametrize("customers", [None, 0, "many"])
+def test_per_customer_kpis_are_blank_without_a_customer_count(customers):
+    assert agg.per_customer({"customers": 4, "net_profit": 10})["net_profit_per_customer"] == 2.5
+    values = agg.per_customer({"customers": customers, "net_profit": 10.0}).values()
+    assert all(math.isnan(v) for v in values)  # "many" raised a TypeError
 
 
 @pytest.mark.parametrize(
