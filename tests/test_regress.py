@@ -260,6 +260,11 @@ BAD = [
         "  none: [strategy=winback]\n",
         "scenarios.yaml is not valid YAML at line 5 (found key 'none' twice, first at line 3)",
     ),
+    (
+        "scenario_name_twice",
+        "seeds: [1, 2]\nscenarios:\n  2020: [strategy=none]\n  '2020': [strategy=blanket]\n",
+        "two scenarios are named '2020': give each scenario its own name",
+    ),
     ("not_text", b"\xff\xfe\x00seeds", "is not UTF-8 text: give --scenarios a YAML file"),
     ("unknown_key", {**SMALL, "seed": 1}, "unknown key 'seed'"),
     ("no_seeds", {**SMALL, "seeds": []}, "seeds must be a list"),
