@@ -78,6 +78,10 @@ class Job:
     def done(self) -> bool:
         return self.status == "done"
 
+    def override(self, key: str) -> str | None:
+        """What the job's overrides set `key` to (`strategy=blanket`: blanket), if anything."""
+        return dict(map(_split, self.overrides)).get(key)
+
 
 def read_file(folder: Path, name: str, shape: type, problems: list[str]) -> Any:
     """A sweep's or job's JSON or YAML file; None when it cannot be used (truncated, not JSON

@@ -68,6 +68,11 @@ def trials_table(jobs: list[Job], params: list[str]) -> pd.DataFrame:
 
 
 def _strategy_choice(job: Job) -> str:
+    """The strategy config the trials ran: as their overrides name it, else as Hydra recorded
+    the choice (a file the job's reading found sound when no override names the strategy)."""
+    named = job.override("strategy")
+    if named:
+        return named
     hydra_file = job.dir / ".hydra" / "hydra.yaml"
     choices = {}
     if hydra_file.exists():

@@ -397,6 +397,13 @@ def test_a_kpi_missing_from_metrics_is_blank_not_zero(tmp_path, base_configs):
     assert math.isnan(trials[3]) and trials.notna().sum() == 9
 
 
+def test_the_tuned_strategy_is_the_one_the_trials_name(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "hydra.yaml").write_text("hydra: {runtime: {choices: {strat")
+    job = agg.Job("0", tmp_path, ["strategy=blanket", "strategy.every_days=7"], "done")
+    assert tune._strategy_choice(job) == "blanket"  # the broken record raised a yaml error
+
+
 @pytest.mark.parametrize("customers", [None, 0, "many"])
 def test_per_customer_kpis_are_blank_without_a_customer_count(customers):
     assert agg.per_customer({"customers": 4, "net_profit": 10})["net_profit_per_customer"] == 2.5
