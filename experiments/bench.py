@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
 from sim.config import compose
 from sim.simulate import simulate
@@ -154,6 +155,9 @@ def _csv_is_new(path: Path, fields: tuple[str, ...]) -> bool:
         raise ValueError(f"--csv {path} is a directory: give it a file name")
     if not path.parent.is_dir():
         raise ValueError(f"--csv {path}: folder {path.parent} does not exist; create it first")
+    problem = folder_problem(path.parent)
+    if problem:
+        raise ValueError(f"--csv {path}: {problem}: give a file in a folder you can write to")
     if not path.exists() or not path.stat().st_size:
         return True
     with path.open(newline="") as f:

@@ -46,6 +46,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from experiments.configdir import searchpath_override
+from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
 from sim import btyd
 from sim.config import Config, PopulationConfig, compose
@@ -762,9 +763,9 @@ def _check_seeds(seed: int, runs: int) -> None:
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder")
-    folder = next(p for p in (out, *out.parents) if p.exists())  # where folders will be made
-    if not folder.is_dir():
-        raise ValueError(f"--out {out} cannot be made: {folder} is a file, not a folder")
+    problem = folder_problem(out)
+    if problem:
+        raise ValueError(f"--out {out} cannot be made: {problem}: give a folder you can write to")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ValueError(
             f"--out {out} is not empty: choose a new folder or pass --overwrite to replace it"

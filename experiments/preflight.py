@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from experiments.aggregate import read_plan
 from experiments.configdir import searchpath_override, split_config_dir
+from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
 from sim.config import ConfigError, compose, validate
 from sim.simulate import build_strategy
@@ -118,10 +119,10 @@ def _resolved(node_value: object) -> str | None:
 
 
 def _check_folder(path: Path, key: str) -> None:
-    """The results folder can be made: the nearest folder that exists above it is a folder."""
-    nearest = next(p for p in (path, *path.parents) if p.exists())
-    if not nearest.is_dir():
-        raise ConfigError(f"{key}={path}: {nearest} is a file: give a folder for the results")
+    """The results folder can be made and written in."""
+    problem = folder_problem(path)
+    if problem:
+        raise ConfigError(f"{key}={path}: {problem}: give a folder you can write to")
 
 
 def _rerun_matches_plan(cfg: DictConfig) -> None:

@@ -41,6 +41,7 @@ from joblib import Parallel, delayed
 from omegaconf import DictConfig
 from scipy import stats
 
+from experiments.destination import folder_problem
 from experiments.errors import USER_ERRORS, exit_on_user_error, one_line
 from experiments.run import write_atomic
 from sim import uplift
@@ -427,15 +428,10 @@ def check_destination(path: Path, scenarios: Path) -> None:
             f"baseline {path} is the scenarios file: give --baseline a file of its own, "
             f"e.g. {scenarios.parent / BASELINE_NAME}"
         )
-    folder = next(parent for parent in path.absolute().parents if parent.exists())
-    if not folder.is_dir():
+    problem = folder_problem(path.absolute().parent)
+    if problem:
         raise ConfigError(
-            f"cannot write baseline {path}: {folder} is a file, not a folder: "
-            "give --baseline a path in a folder"
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"cannot write baseline {path}: no permission to write in {folder}: "
+            f"cannot write baseline {path}: {problem}: "
             "give --baseline a path in a folder you can write to"
         )
 

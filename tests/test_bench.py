@@ -88,6 +88,7 @@ def write_header(path, fields):
         (["--csv", "{pairs_csv}"], "other columns than this benchmark writes (a single run)"),
         (["--pairs", "1", "--csv", "{run_csv}"], "other columns than this benchmark writes"),
         (["--csv", "{tmp}"], "is a directory"),
+        (["--csv", "/proc/bench.csv"], "--csv /proc/bench.csv: cannot write in /proc: give a"),
     ],
 )
 def test_bad_input_stops_with_one_line_before_any_run(capsys, tmp_path, args, message):

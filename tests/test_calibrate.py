@@ -425,6 +425,12 @@ def test_an_out_folder_under_a_file_is_refused_before_the_fits(capsys, export, t
     assert f"--out {out} cannot be made: {export} is a file, not a folder" in err
 
 
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_fits(capsys, export):
+    """/proc refuses new folders even to root: the fits ran and the staging folder failed."""
+    err = one_line_error(capsys, export, "--calibration-end", "2025-06-30", "--out", "/proc/x")
+    assert "--out /proc/x cannot be made: cannot write in /proc: give a folder you can" in err
+
+
 def test_no_repeat_purchases_cannot_be_fitted(capsys, tmp_path):
     path = tmp_path / "once.csv"
     path.write_text("customer_id,date,amount\nA,2025-01-03,10\nA,2025-01-03,5\nB,2025-01-05,30\n")

@@ -64,8 +64,17 @@ def test_a_results_folder_that_is_a_file_is_refused(tmp_path, key):
     taken = tmp_path / "notes.txt"
     taken.write_text("not a folder")
     multirun = ["-m", "seed=1,2"] if key == "hydra.sweep.dir" else []
-    with pytest.raises(ConfigError, match=rf"^{key}=.*notes\.txt is a file: give a folder"):
+    with pytest.raises(ConfigError, match=rf"^{key}=.*notes\.txt is a file, not a folder: give"):
         preflight([*multirun, f"{key}={taken / 'run'}"])
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_a_results_folder_that_cannot_be_written_is_refused(key):
+    """/proc refuses new folders even to root (whom os.access lets write anywhere): Hydra
+    failed on it with a traceback, a sweep only after composing every job."""
+    multirun = ["-m", "seed=1,2"] if key == "hydra.sweep.dir" else []
+    with pytest.raises(ConfigError, match=rf"^{key}=/proc/retail-sim: cannot write in /proc: "):
+        preflight([*multirun, f"{key}=/proc/retail-sim"])
 
 
 def test_broken_yaml_in_a_config_folder_names_the_file(tmp_path):
