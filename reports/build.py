@@ -23,6 +23,7 @@ import pandas as pd
 
 from experiments import aggregate as agg
 from experiments import tune
+from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
 from reports import figures as fig
 from reports import html as h
@@ -551,6 +552,12 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
     """Aggregate the sweep and write its report; see the module docstring."""
     sweep_dir = Path(sweep_dir).absolute()
     agg.check_sweep_dir(sweep_dir)
+    problem = folder_problem(sweep_dir)
+    if problem:  # e.g. a sweep shared read-only: found before a tuning sweep's fresh runs
+        raise ValueError(
+            f"{sweep_dir}: {problem}: the report is written into the sweep's folder; copy the "
+            "sweep to a folder you can write to and build it there"
+        )
     plan, plan_problem = agg.read_plan(sweep_dir)
     jobs = agg.find_jobs(sweep_dir, plan)
     kind = detect_kind(sweep_dir, jobs, plan)

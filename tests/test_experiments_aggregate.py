@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from experiments import aggregate as agg
-from experiments import tune
+from experiments import destination, tune
 from reports import build, html
 from sim.kpis import GLOSSARY
 from tests.conftest import PROJECT, run_cli
@@ -333,6 +333,25 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
     code, _, _ = report_cli(capsys, tmp_path, "--baseline", "blanket")
     profit = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])["diff"]
     assert code == 0 and profit[("none", "net_profit_per_customer")] == pytest.approx(-1, abs=0.1)
+
+
+def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
+    tmp_path, capsys, monkeypatch, base_configs
+):
+    """A sweep shared read-only: the report failed with a traceback when it wrote (a tuning
+    sweep's only after its fresh-seed runs). Root writes anywhere, so the OS's answer to
+    anyone else is given here."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    before = _files(tmp_path)
+
+    def read_only(dir, prefix):
+        raise PermissionError(13, "Permission denied", dir)
+
+    monkeypatch.setattr(destination.tempfile, "mkdtemp", read_only)
+    code, out, err = report_cli(capsys, tmp_path)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"{tmp_path}: cannot write in {tmp_path} (permission denied): the report" in err
+    assert _files(tmp_path) == before
 
 
 @pytest.mark.parametrize(
