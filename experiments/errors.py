@@ -12,12 +12,23 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.config import ConfigError
 
-USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException, ValueError, FileNotFoundError)
+# a file that is missing or that the user may not read or write is theirs to fix
+USER_ERRORS = (
+    ConfigError,
+    HydraException,
+    OmegaConfBaseException,
+    ValueError,
+    FileNotFoundError,
+    PermissionError,
+)
 
 
 def one_line(exc: BaseException) -> str:
     """Hydra's and OmegaConf's multi-line messages folded into one line that keeps the
-    problem, the key and the fix (e.g. the list of available options)."""
+    problem, the key and the fix (e.g. the list of available options); an OS's file error
+    as the file and the reason."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror.lower()}: check the path and its permissions"
     text = str(exc).split("Config search path")[0]
     options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
     lines = [
