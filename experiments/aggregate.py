@@ -218,7 +218,7 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
         if (path / name).exists():
             job.config = read_file(path, name, dict, problems)
             break
-    if "strategy" not in dict(map(_split, overrides)):
+    if job.override("strategy") is None:
         job.strategy = _configured_strategy(job, problems)
     if job.metrics is not None and not problems:
         job.status = "done"
@@ -251,15 +251,23 @@ def _read_metrics(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return metrics
 
 
+def recorded_strategy(job: Job, problems: list[str]) -> str | None:
+    """The strategy config Hydra recorded the job choosing (`.hydra/hydra.yaml`), if any; a
+    record it cannot read adds its reason to `problems`."""
+    if not (job.dir / ".hydra" / "hydra.yaml").exists():
+        return None
+    hydra_cfg = read_file(job.dir, ".hydra/hydra.yaml", dict, problems) or {}
+    choice = (hydra_cfg.get("hydra") or {}).get("runtime") or {}
+    choice = (choice.get("choices") or {}).get("strategy")
+    return str(choice) if choice else None
+
+
 def _configured_strategy(job: Job, problems: list[str]) -> str:
     """The strategy the job's config chose (no override names it): Hydra's record of the
     choice, else the last part of the strategy's class."""
-    if (job.dir / ".hydra" / "hydra.yaml").exists():
-        hydra_cfg = read_file(job.dir, ".hydra/hydra.yaml", dict, problems) or {}
-        choice = (hydra_cfg.get("hydra") or {}).get("runtime") or {}
-        choice = (choice.get("choices") or {}).get("strategy")
-        if choice:
-            return str(choice)
+    choice = recorded_strategy(job, problems)
+    if choice:
+        return choice
     target = ((job.config or {}).get("strategy") or {}).get("_target_")
     return str(target).rsplit(".", 1)[-1] if target else "?"
 

@@ -172,7 +172,8 @@ def load_suite(path: Path) -> Suite:
         raise bad("scenarios must map names to lists of overrides, e.g. none: [strategy=none]")
     scenarios = {str(name): _overrides(o, f"scenario {name}", bad) for name, o in raw.items()}
     if len(scenarios) < len(raw):  # 2020 and "2020" are two YAML keys but one name
-        same = next(str(n) for n in raw if [str(m) for m in raw].count(str(n)) > 1)
+        names = [str(name) for name in raw]
+        same = next(name for name in names if names.count(name) > 1)
         raise bad(f"two scenarios are named {same!r}: give each scenario its own name")
     raw_claims = doc.get("claims") or []
     if not isinstance(raw_claims, list):

@@ -20,7 +20,7 @@ import yaml
 from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
-from experiments.aggregate import Job, per_customer, read_file
+from experiments.aggregate import Job, per_customer, read_file, recorded_strategy
 
 RESULTS = "optimization_results.yaml"
 VALIDATION = "validation"
@@ -69,15 +69,8 @@ def trials_table(jobs: list[Job], params: list[str]) -> pd.DataFrame:
 
 def _strategy_choice(job: Job) -> str:
     """The strategy config the trials ran: as their overrides name it, else as Hydra recorded
-    the choice (a file the job's reading found sound when no override names the strategy)."""
-    named = job.override("strategy")
-    if named:
-        return named
-    hydra_file = job.dir / ".hydra" / "hydra.yaml"
-    choices = {}
-    if hydra_file.exists():
-        choices = yaml.safe_load(hydra_file.read_text())["hydra"]["runtime"]["choices"]
-    return str(choices.get("strategy") or "?")
+    the choice, read as the sweep's jobs are (an unreadable record is no choice)."""
+    return job.override("strategy") or recorded_strategy(job, []) or "?"
 
 
 def _strategy_config(name: str) -> dict[str, Any]:
