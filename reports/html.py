@@ -42,12 +42,6 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
-def pp(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x * 100:+.1f} pp"
-
-
 def interval(low: float, high: float, fmt=None) -> str:
     """`-0.46 to +1.20` (signed amounts), or a note when there is no interval."""
     if not (math.isfinite(low) and math.isfinite(high)):

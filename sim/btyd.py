@@ -71,17 +71,6 @@ class FitResult:
     message: str
     n: int
 
-    def to_dict(self) -> dict[str, object]:
-        """Plain, JSON-ready copy."""
-        return {
-            "params": dict(self.params),
-            "std_errors": dict(self.std_errors),
-            "log_likelihood": self.log_likelihood,
-            "converged": self.converged,
-            "message": self.message,
-            "n": self.n,
-        }
-
 
 # --------------------------------------------------------------------------- data checks
 
