@@ -34,7 +34,7 @@ class Table:
         or style, each contiguous (column-major), since the hot path reads one channel for
         many customers."""
         shape = (self.capacity,) if width is None else (self.capacity, width)
-        self._columns[name] = np.full(shape, fill, dtype=dtype, order="F")
+        self._columns[name] = _filled(shape, fill, dtype)
         self._fill[name] = fill
         self._refresh_views()
 
@@ -66,9 +66,7 @@ class Table:
 
     def _grow(self, capacity: int) -> None:
         for name, column in self._columns.items():
-            grown = np.full(
-                (capacity, *column.shape[1:]), self._fill[name], dtype=column.dtype, order="F"
-            )
+            grown = _filled((capacity, *column.shape[1:]), self._fill[name], column.dtype)
             grown[: self.n] = column[: self.n]
             self._columns[name] = grown
         self.capacity = capacity
@@ -76,3 +74,11 @@ class Table:
 
     def names(self) -> list[str]:
         return list(self._columns)
+
+
+def _filled(shape: tuple[int, ...], fill: Any, dtype: Any) -> np.ndarray:
+    """A column-major array of `fill`. Zeros come from the OS untouched: the pages of rows
+    that are never appended (the headroom for customers who may join) take no memory."""
+    if fill == 0:
+        return np.zeros(shape, dtype=dtype, order="F")
+    return np.full(shape, fill, dtype=dtype, order="F")
