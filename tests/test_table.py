@@ -37,6 +37,21 @@ def test_event_log_takes_one_value_for_all_and_refuses_ragged_columns():
         log.append(customer=np.array([1, 2]), day=np.array([4]))
 
 
+def test_event_log_keeps_one_value_for_all_and_reads_it_back_per_event():
+    log = EventLog({"customer": np.int32, "day": np.int32})
+    log.append(customer=np.array([3, 1]), day=9)  # a send: one day for its messages
+    log.append(customer=np.array([4]), day=np.array([11]))
+    log.append(customer=np.array([5, 6, 7]), day=np.array([11, 12, 12]))
+    assert log._chunks[0][1]["day"].ndim == 0  # kept as one value, not two
+    assert log.column("day").tolist() == [9, 9, 11, 11, 12, 12]
+    assert log.column("day").dtype == np.int32
+    assert log.frame().customer.tolist() == [3, 1, 4, 5, 6, 7]
+    recent = log.since(12)  # from the end: the straddling chunk gives its rows from day 12
+    assert recent["customer"].tolist() == [6, 7] and recent["day"].tolist() == [12, 12]
+    assert log.since(9)["day"].tolist() == [9, 9, 11, 11, 12, 12]
+    assert log.since(13)["customer"].dtype == np.int32 and len(log.since(13)["day"]) == 0
+
+
 def test_without_live_views_columns_are_whole_and_follow_growth():
     t = Table(capacity=2, live_views=False)
     t.add("day", np.int32, fill=-1)
