@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from experiments.stats import paired_difference  # noqa: E402
 from sim.config import compose  # noqa: E402
 from sim.simulate import simulate  # noqa: E402
 
@@ -97,10 +97,9 @@ def table(cache: dict, args: argparse.Namespace) -> str:
         cells = []
         for key, _, fmt in COLUMNS:
             if key == "d_net_profit":
-                d = np.array([m["net_profit"] for m in metrics]) - base
-                t = stats.t.ppf(0.975, len(d) - 1) if len(d) > 1 else 0.0
-                half = t * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-                cells.append("" if strategy == "none" else f"{d.mean():+,.0f} ± {half:,.0f}")
+                d = paired_difference([m["net_profit"] for m in metrics], base)
+                half = d.width / 2 if d.n > 1 else 0.0
+                cells.append("" if strategy == "none" else f"{d.estimate:+,.0f} ± {half:,.0f}")
             else:
                 cells.append(fmt.format(np.mean([m[key] for m in metrics])))
         lines.append(f"| `{strategy}` | " + " | ".join(cells) + " |")
