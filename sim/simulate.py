@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,11 +86,17 @@ def simulate(
     """Run the configured store for `cfg.days` days and compute its KPIs.
 
     `progress(day, days)` is called after each simulated day. `strategy`, an object with
-    `decide(view)`, replaces the configured one (for strategies built in Python).
+    `decide(view)`, replaces the configured one (for strategies built in Python); the run
+    works on a copy of it, so one object can run several seeds, each from a fresh start
+    (strategies remember what they did: a cap its recent sends, a loyalty programme that it
+    has opened).
     """
     cfg = with_schema(cfg)
     run = validate(cfg)
     if strategy is not None:
+        if not callable(getattr(strategy, "decide", None)):
+            raise ConfigError(f"strategy {type(strategy).__name__} has no decide(view) method")
+        strategy = copy.deepcopy(strategy)
         check_strategy(strategy, cfg)
         strategy = apply_cap(strategy, cfg)
     model = StoreModel(

@@ -40,8 +40,8 @@ def _reachable(root, limit=200_000):
 
 
 def test_hidden_traits_cannot_be_read_through_the_view():
-    snoop = Snoop()
-    result = run("customers=300", "days=3", strategy=snoop)
+    result = run("customers=300", "days=3", strategy=Snoop())
+    snoop = result.model.strategy  # the run's own copy
     assert len(snoop.errors) == 3 * 6  # every attempt failed, every day
     hidden = result.model.customers
     hidden_buffers = [getattr(hidden.t, name).base for name in hidden.t.names()]
@@ -52,7 +52,6 @@ def test_hidden_traits_cannot_be_read_through_the_view():
 
 
 def test_record_columns_are_read_only():
-    snoop = Snoop()
-    run("customers=100", "days=1", strategy=snoop)
+    snoop = run("customers=100", "days=1", strategy=Snoop()).model.strategy
     with pytest.raises(ValueError, match="read-only"):
         snoop.views[0].purchases[0] = 99

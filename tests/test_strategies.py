@@ -14,7 +14,8 @@ import pytest
 from sim import kpis
 from sim.ledger import ObservableView
 from sim.model import StoreModel
-from strategies.caps import Capped
+from strategies.blanket import Blanket
+from strategies.caps import Capped, FrequencyCap
 from strategies.compose import Combine
 from strategies.loyalty import Loyalty
 from strategies.segments import RFM, STAGES, TIERS, Lifecycle, day_of_year
@@ -88,9 +89,9 @@ class DeepSnoop(Snoop):
 
 
 def test_a_capped_strategy_still_sees_only_the_record():
-    snoop = DeepSnoop()
-    result = run("customers=300", "days=4", "cap=weekly", strategy=snoop)
+    result = run("customers=300", "days=4", "cap=weekly", strategy=DeepSnoop())
     assert isinstance(result.model.strategy, Capped)
+    snoop = result.model.strategy.strategy  # the run's own copy, under the cap
     assert len(snoop.errors) == 4 * 6  # every attempt on hidden state failed, every day
     hidden = result.model.customers
     buffers = [getattr(hidden.t, name).base for name in hidden.t.names()]
@@ -324,3 +325,10 @@ def test_strategy_settings_are_checked_before_the_run():
         cfg = compose(bad)
         with pytest.raises(ConfigError, match=message):
             build_strategy(cfg.strategy, cfg)
+
+
+def test_one_strategy_object_runs_several_seeds_each_from_a_fresh_start():
+    capped = Capped(Blanket(), FrequencyCap(limits={"sms": {"max": 1, "days": 30}}))
+    for strategy in (capped, Loyalty()):
+        first, second = (run("customers=1000", "days=40", strategy=strategy) for _ in range(2))
+        assert first.metrics == second.metrics
