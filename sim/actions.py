@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.config import number, whole
+
+MAX_TIER = 127  # the record keeps a tier in one signed byte
+MAX_STYLE = 127  # and a style
+
 
 @dataclass(frozen=True)
 class Offer:
@@ -20,10 +25,12 @@ class Offer:
     expiry_days: int = 7
 
     def __post_init__(self) -> None:
-        if not 0 < self.discount < 1:
+        discount = number("offer discount", self.discount, 0, 1)
+        if not 0 < discount < 1:
             raise ValueError(f"offer discount {self.discount} must be between 0 and 1")
-        if self.min_spend < 0 or self.expiry_days < 1:
-            raise ValueError("offer min_spend must be >= 0 and expiry_days >= 1")
+        object.__setattr__(self, "discount", discount)
+        object.__setattr__(self, "min_spend", number("offer min_spend", self.min_spend))
+        object.__setattr__(self, "expiry_days", whole("offer expiry_days", self.expiry_days, 1))
 
 
 @dataclass
@@ -43,11 +50,23 @@ class MessageBatch:
     offer: Offer | None = None
 
     def __post_init__(self) -> None:
-        self.customers = np.asarray(self.customers, dtype=np.int64)
+        self.customers = rows(self.customers, f"MessageBatch {self.campaign} customers")
+        if not isinstance(self.channel, str):
+            raise TypeError(f"MessageBatch {self.campaign}: channel must be a channel's name")
+        if self.offer is not None and not isinstance(self.offer, Offer):
+            raise TypeError(
+                f"MessageBatch {self.campaign}: offer must be a sim.actions.Offer or None, "
+                f"not {type(self.offer).__name__}"
+            )
         if self.style is not None:
-            self.style = np.asarray(self.style, dtype=np.int8)
-            if self.style.shape != self.customers.shape:
+            style = rows(self.style, f"MessageBatch {self.campaign} style")
+            if style.shape != self.customers.shape:
                 raise ValueError("MessageBatch.style needs one style per recipient")
+            if len(style) and not 0 <= style.min() <= style.max() <= MAX_STYLE:
+                raise ValueError(
+                    f"MessageBatch {self.campaign} style: give positions in view.styles"
+                )
+            self.style = style.astype(np.int8)
 
     def subset(self, keep: np.ndarray) -> MessageBatch:
         """The same campaign restricted to recipients where `keep` is True."""
@@ -66,14 +85,36 @@ class LoyaltyUpdate:
     """Points added (may be negative on redemption) and, optionally, a new tier per customer."""
 
     customers: np.ndarray
-    points: np.ndarray | None = None
-    tier: np.ndarray | None = None
+    points: np.ndarray | float | None = None
+    tier: np.ndarray | int | None = None
+
+    def __post_init__(self) -> None:
+        self.customers = rows(self.customers, "LoyaltyUpdate customers")
+        n = len(self.customers)
+        if self.points is not None:
+            points = np.asarray(self.points, dtype=np.float64)
+            if points.ndim == 0:  # one value for all
+                points = np.full(n, points)
+            if points.shape != (n,) or not np.isfinite(points).all():
+                raise ValueError("LoyaltyUpdate points: give one finite number per customer")
+            self.points = points
+        if self.tier is not None:
+            tier = np.asarray(self.tier)
+            if tier.ndim == 0:
+                tier = np.full(n, tier)
+            if tier.shape != (n,) or (n and (tier.dtype.kind not in "iu" or tier.min() < 0)):
+                raise ValueError(
+                    "LoyaltyUpdate tier: give one whole number per customer, 0 (none) or more"
+                )
+            if n and tier.max() > MAX_TIER:
+                raise ValueError(f"LoyaltyUpdate tier {tier.max()}: tiers run from 0 to {MAX_TIER}")
+            self.tier = tier.astype(np.int8)
 
     def subset(self, keep: np.ndarray) -> LoyaltyUpdate:
         return LoyaltyUpdate(
-            np.asarray(self.customers)[keep],
-            None if self.points is None else np.asarray(self.points)[keep],
-            None if self.tier is None else np.asarray(self.tier)[keep],
+            self.customers[keep],
+            None if self.points is None else self.points[keep],
+            None if self.tier is None else self.tier[keep],
         )
 
 
@@ -83,3 +124,20 @@ class Actions:
 
     messages: list[MessageBatch] = field(default_factory=list)
     loyalty: list[LoyaltyUpdate] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name, kind in (("messages", MessageBatch), ("loyalty", LoyaltyUpdate)):
+            items = getattr(self, name)
+            if not isinstance(items, list) or not all(isinstance(x, kind) for x in items):
+                raise TypeError(f"Actions.{name} must be a list of {kind.__name__}")
+
+
+def rows(values: object, what: str) -> np.ndarray:
+    """Customer rows (or style numbers) as a 1-D int64 array: a boolean mask or fractional
+    rows would otherwise be read as row numbers (a mask as rows 0 and 1), silently messaging
+    the wrong customers."""
+    array = np.asarray(values)
+    if array.ndim != 1 or (len(array) and array.dtype.kind not in "iu"):
+        hint = " (for a mask, use np.flatnonzero(mask))" if array.dtype == bool else ""
+        raise ValueError(f"{what} must be a 1-D array of whole numbers{hint}")
+    return array.astype(np.int64, copy=False)

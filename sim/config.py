@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import functools
 import math
+import numbers
 import re
 import typing
 from dataclasses import dataclass, field
@@ -37,6 +38,26 @@ def _in(lo: float | None = None, hi: float | None = None, default: Any = MISSING
 
 
 PROB = (0.0, 1.0)
+
+
+def whole(name: str, value: Any, lo: int = 0) -> int:
+    """A count (days, messages, purchases) as an int, or a one-line ValueError naming it: a
+    fraction would silently shift a schedule (an offer open 7.5 days never closed), a flag
+    (`true`) or a word would pass as a number or fail mid-run."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if real and math.isfinite(value) and float(value).is_integer() and value >= lo:
+        return int(value)
+    raise ValueError(f"{name}={value}: give a whole number of at least {lo}")
+
+
+def number(name: str, value: Any, lo: float = 0.0, hi: float = math.inf) -> float:
+    """A finite amount in [lo, hi] as a float, or a one-line ValueError naming it (NaN compares
+    false with every bound, so unchecked it would pass and switch a rule off silently)."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if real and math.isfinite(value) and lo <= value <= hi:
+        return float(value)
+    bounds = f"between {lo} and {hi}" if math.isfinite(hi) else f"at least {lo}"
+    raise ValueError(f"{name}={value}: give a number {bounds}")
 
 
 @dataclass

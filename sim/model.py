@@ -255,6 +255,12 @@ class StoreModel(mesa.Model):
         for batch in actions.messages:
             c = self.channels.index(batch.channel)
             _check_rows(batch.customers, n, batch.campaign)
+            styles = len(self.store.styles)  # a batch's style numbers are >= 0 already
+            if batch.style is not None and len(batch.style) and batch.style.max() >= styles:
+                raise ValueError(
+                    f"{batch.campaign}: style {batch.style.max()} does not exist: give positions "
+                    f"in view.styles (0 to {styles - 1})"
+                )
             idx = batch.customers
             if np.any(idx[1:] <= idx[:-1]):  # not already distinct and sorted
                 batch = batch.subset(_first_occurrence(idx))
@@ -266,12 +272,17 @@ class StoreModel(mesa.Model):
             messages.append(batch.subset(keep))
         loyalty = []
         for update in actions.loyalty:
-            _check_rows(np.asarray(update.customers), n, "loyalty update")
-            loyalty.append(update.subset(~holdout[np.asarray(update.customers)]))
+            _check_rows(update.customers, n, "loyalty update")
+            if len(np.unique(update.customers)) < len(update.customers):
+                raise ValueError(
+                    "loyalty update: a customer appears twice; give each customer once "
+                    "(add up her points first)"
+                )
+            loyalty.append(update.subset(~holdout[update.customers]))
         return Actions(messages=messages, loyalty=loyalty)
 
     def _apply_loyalty(self, update: LoyaltyUpdate, d: int) -> None:
-        record, idx = self.ledger.record, np.asarray(update.customers, dtype=np.int64)
+        record, idx = self.ledger.record, update.customers
         if len(idx) == 0:
             return
         if update.points is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.actions import Actions, MessageBatch, Offer
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy, require_channel
 
@@ -28,10 +29,9 @@ class Blanket(Strategy):
         min_spend: float = 0.0,
         expiry_days: int = 7,
     ) -> None:
-        if every_days < 1:
-            raise ValueError(f"every_days={every_days}: must be at least 1")
         self.channel = channel
-        self.every_days = every_days
+        self.every_days = whole("every_days", every_days, 1)
+        discount = number("discount", discount, 0, 1)
         self.offer = Offer(discount, min_spend, expiry_days) if discount > 0 else None
 
     def check(self, channels: list[str], styles: list[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, MessageBatch
+from sim.config import whole
 from sim.ledger import NEVER, ObservableView
 from strategies.base import Strategy, require_channel
 from strategies.segments import STAGES, Lifecycle
@@ -49,10 +50,8 @@ class Limit:
     stages: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.max < 0 or self.days < 1:
-            raise ValueError(
-                f"cap limit max={self.max}, days={self.days}: need max >= 0, days >= 1"
-            )
+        object.__setattr__(self, "max", whole("cap limit max", self.max))
+        object.__setattr__(self, "days", whole("cap limit days", self.days, 1))
         if self.stages is not None:
             stages = (self.stages,) if isinstance(self.stages, str) else tuple(self.stages)
             unknown = [s for s in stages if s not in STAGES]
@@ -64,11 +63,25 @@ class Limit:
             object.__setattr__(self, "stages", stages)
 
 
+def _quiet_period(period: dict[str, Any]) -> dict[str, int]:
+    """A quiet period's {month, day, days} as whole numbers, on a day that exists every year."""
+    if set(period) != {"month", "day", "days"}:
+        raise ValueError(f"quiet period {dict(period)}: give exactly month, day and days")
+    out = {key: whole(f"quiet period {key}", period[key], 1) for key in ("month", "day", "days")}
+    try:
+        dt.date(2001, out["month"], out["day"])  # a common year: no February 29
+    except ValueError:
+        raise ValueError(
+            f"quiet period {out['month']}-{out['day']} is not a day of every year"
+        ) from None
+    return out
+
+
 def _within(date: dt.date, period: dict[str, int]) -> bool:
     """`date` falls in the yearly stretch {month, day, days} (which may span a new year)."""
     for year in (date.year - 1, date.year):
-        start = dt.date(year, int(period["month"]), int(period["day"]))
-        if 0 <= (date - start).days < int(period["days"]):
+        start = dt.date(year, period["month"], period["day"])
+        if 0 <= (date - start).days < period["days"]:
             return True
     return False
 
@@ -107,18 +120,16 @@ class FrequencyCap:
             name: spec if isinstance(spec, Limit) else Limit(**spec)
             for name, spec in (limits or {}).items()
         }
-        if quiet_after_purchase_days < 0 or pending_days < 0:
-            raise ValueError("quiet_after_purchase_days and pending_days must be >= 0")
-        self.quiet_after_purchase_days = quiet_after_purchase_days
-        self.quiet_periods = [dict(p) for p in (quiet_periods or [])]
-        for p in self.quiet_periods:
-            dt.date(2001, int(p["month"]), int(p["day"]))  # a day that exists every year
-            if int(p["days"]) < 1:
-                raise ValueError("a quiet period lasts at least 1 day")
-        self.daily_limit = {k: int(v) for k, v in (daily_limit or {}).items() if v is not None}
+        self.quiet_after_purchase_days = whole(
+            "quiet_after_purchase_days", quiet_after_purchase_days
+        )
+        self.quiet_periods = [_quiet_period(p) for p in (quiet_periods or [])]
+        self.daily_limit = {
+            k: whole(f"daily_limit.{k}", v) for k, v in (daily_limit or {}).items() if v is not None
+        }
         self.exempt = set(exempt_campaigns or [])
         self.queued = list(queued_channels if queued_channels is not None else ["phone"])
-        self.pending_days = pending_days
+        self.pending_days = whole("pending_days", pending_days)
         self.lifecycle = (
             lifecycle if isinstance(lifecycle, Lifecycle) else Lifecycle(**(lifecycle or {}))
         )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, MessageBatch, Offer
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy, require_channel
 from strategies.segments import favourite_style
@@ -48,9 +49,13 @@ class Message:
         self.channels = [self.channels] if isinstance(self.channels, str) else list(self.channels)
         if not self.channels:
             raise ValueError(f"{self.campaign}: give at least one channel")
-        self._offer = (
-            Offer(self.discount, self.min_spend, self.expiry_days) if self.discount > 0 else None
-        )
+        self.discount = number(f"{self.campaign} discount", self.discount, 0, 1)
+        self._offer = None
+        if self.discount > 0:
+            try:
+                self._offer = Offer(self.discount, self.min_spend, self.expiry_days)
+            except ValueError as exc:
+                raise ValueError(f"{self.campaign}: {exc}") from None
 
     @property
     def offer(self) -> Offer | None:
@@ -114,8 +119,11 @@ class Treatment(Message):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.every_days < 0 or self.daily_limit < 0 or self.daily_limit_per_10k < 0:
-            raise ValueError(f"{self.campaign}: every_days and daily limits must be >= 0")
+        self.every_days = whole(f"{self.campaign} every_days", self.every_days)
+        self.daily_limit = whole(f"{self.campaign} daily_limit", self.daily_limit)
+        self.daily_limit_per_10k = number(
+            f"{self.campaign} daily_limit_per_10k", self.daily_limit_per_10k
+        )
         self._salt = zlib.crc32(self.campaign.encode())
 
     def due(self, view: ObservableView) -> slice:

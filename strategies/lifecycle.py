@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import due_today, message, schedule, yesterday_purchases
@@ -59,16 +60,12 @@ class LifecycleTriggers(Strategy):
         advisor_call_day: int = 15,
         advisor_call: dict[str, Any] | None = None,
     ) -> None:
-        for name, value in (
-            ("thank_you_days", thank_you_days),
-            ("birthday_days_ahead", birthday_days_ahead),
-            ("birthday_max_silence_days", birthday_max_silence_days),
-            ("welcome_day", welcome_day),
-            ("benefits_day", benefits_day),
-            ("advisor_call_day", advisor_call_day),
-        ):
-            if value < 0:
-                raise ValueError(f"{name}={value}: must be >= 0")
+        thank_you_days = whole("thank_you_days", thank_you_days)
+        birthday_days_ahead = whole("birthday_days_ahead", birthday_days_ahead)
+        birthday_max_silence_days = whole("birthday_max_silence_days", birthday_max_silence_days)
+        welcome_day = whole("welcome_day", welcome_day)
+        benefits_day = whole("benefits_day", benefits_day)
+        advisor_call_day = whole("advisor_call_day", advisor_call_day)
         if birthday_days_ahead > 300:
             raise ValueError("birthday_days_ahead must be at most 300")
         self.triggers = set(triggers if triggers is not None else TRIGGERS)
@@ -82,7 +79,7 @@ class LifecycleTriggers(Strategy):
         self.birthday_days_ahead = birthday_days_ahead
         self.birthday_max_silence_days = birthday_max_silence_days
         self.birthday = message(birthday, "birthday")
-        self.vip_spend = vip_spend
+        self.vip_spend = number("vip_spend", vip_spend)
         self.steps = {
             "welcome": (welcome_day, message(welcome, "vip_welcome")),
             "benefits": (benefits_day, message(benefits, "vip_benefits")),

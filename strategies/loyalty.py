@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, LoyaltyUpdate
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import message, yesterday_purchases
@@ -47,10 +48,10 @@ class Loyalty(Strategy):
         arrival_events: list[str] | None = None,
         arrival_preview: dict[str, Any] | None = None,
     ) -> None:
-        self.tier_spend = np.asarray(
-            tier_spend if tier_spend is not None else [1000.0, 2500.0, 5000.0], dtype=np.float64
-        )
-        self.tier_discount = list(tier_discount if tier_discount is not None else [0.05, 0.1, 0.15])
+        spends = tier_spend if tier_spend is not None else [1000.0, 2500.0, 5000.0]
+        self.tier_spend = np.array([number("tier_spend", x) for x in spends])
+        discounts = tier_discount if tier_discount is not None else [0.05, 0.1, 0.15]
+        self.tier_discount = [number("tier_discount", x, 0, 1) for x in discounts]
         if len(self.tier_spend) == 0 or np.any(np.diff(self.tier_spend) <= 0):
             raise ValueError("tier_spend needs at least one threshold, increasing")
         if len(self.tier_discount) != len(self.tier_spend):
@@ -58,10 +59,11 @@ class Loyalty(Strategy):
                 f"tier_discount has {len(self.tier_discount)} values for "
                 f"{len(self.tier_spend)} tiers: give one discount per tier"
             )
-        if points_per_unit < 0 or redeem_points <= 0 or member_coupon_every_days < 0:
-            raise ValueError("points_per_unit >= 0, redeem_points > 0, coupon days >= 0")
-        self.points_per_unit = points_per_unit
-        self.redeem_points = redeem_points
+        self.points_per_unit = number("points_per_unit", points_per_unit)
+        self.redeem_points = number("redeem_points", redeem_points)
+        if self.redeem_points <= 0:
+            raise ValueError(f"redeem_points={redeem_points}: give a number above 0")
+        member_coupon_every_days = whole("member_coupon_every_days", member_coupon_every_days)
         self.voucher = message(voucher or {"discount": 0.25, "min_spend": 200.0}, "voucher")
         self.member_coupon_every_days = member_coupon_every_days
         coupon = message(member_coupon, "member_coupon")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.actions import Actions
+from sim.config import whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import Message
@@ -33,11 +34,9 @@ class Personalised(Strategy):
         min_spend: float = 0.0,
         expiry_days: int = 7,
     ) -> None:
-        if every_days < 1:
-            raise ValueError(f"every_days={every_days}: must be at least 1")
-        self.every_days = every_days
+        self.every_days = whole("every_days", every_days, 1)
         self.message = Message(
-            channels=channels or ["sms"],
+            channels=["sms"] if channels is None else channels,
             campaign="personalised",
             personal=personal,
             styled=True,

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, LoyaltyUpdate
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import due_today, message, schedule
@@ -36,12 +37,10 @@ class Referral(Strategy):
         referrer_reward: dict[str, Any] | None = None,
         referrer_points: float = 0.0,
     ) -> None:
-        if welcome_after_days < 0 or referrer_points < 0:
-            raise ValueError("welcome_after_days and referrer_points must be >= 0")
-        self.welcome_after_days = welcome_after_days
+        self.welcome_after_days = whole("welcome_after_days", welcome_after_days)
         self.friend_reward = message(friend_reward, "referral_welcome")
         self.referrer_reward = message(referrer_reward, "referral_thanks")
-        self.referrer_points = referrer_points
+        self.referrer_points = number("referrer_points", referrer_points)
         self._seen = 0  # customers on record at the last decision
         self._queue: dict[int, list[np.ndarray]] = {}
 

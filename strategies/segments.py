@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import number, whole
 from sim.ledger import ObservableView
 
 STAGES = ("new", "active", "lapsing", "sleeping", "lost")
@@ -43,7 +44,9 @@ class Lifecycle:
     lost_days: int = 365
 
     def __post_init__(self) -> None:
-        if self.new_days < 0 or not 0 <= self.active_days <= self.sleeping_days <= self.lost_days:
+        for name in ("new_days", "active_days", "sleeping_days", "lost_days"):
+            object.__setattr__(self, name, whole(f"lifecycle {name}", getattr(self, name)))
+        if not self.active_days <= self.sleeping_days <= self.lost_days:
             raise ValueError(
                 "lifecycle stages need new_days >= 0 and active_days <= sleeping_days <= lost_days"
             )
@@ -91,14 +94,16 @@ class RFM:
     high_m: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("recency_days", "frequency", "monetary"):
-            cuts = np.asarray(getattr(self, name))
-            if cuts.shape != (4,) or np.any(np.diff(cuts) <= 0):
-                raise ValueError(f"RFM {name} needs four increasing cut-offs, got {list(cuts)}")
-            object.__setattr__(self, name, tuple(cuts.tolist()))
+        for name, check in (("recency_days", whole), ("frequency", whole), ("monetary", number)):
+            cuts = [check(f"RFM {name}", x) for x in getattr(self, name)]
+            if len(cuts) != 4 or np.any(np.diff(cuts) <= 0):
+                raise ValueError(f"RFM {name} needs four increasing cut-offs, got {cuts}")
+            object.__setattr__(self, name, tuple(cuts))
         for name in ("high_r", "high_f", "high_m"):
-            if not 1 <= getattr(self, name) <= 5:
-                raise ValueError(f"RFM {name}={getattr(self, name)}: scores run from 1 to 5")
+            score = whole(f"RFM {name}", getattr(self, name), 1)
+            if score > 5:
+                raise ValueError(f"RFM {name}={score}: scores run from 1 to 5")
+            object.__setattr__(self, name, score)
 
     def scores(self, view: ObservableView, rows: np.ndarray | None = None) -> np.ndarray:
         """(n, 3) int8: R, F and M scores, 1 to 5."""

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions
+from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import Message, message
@@ -41,12 +42,13 @@ class Winback(Strategy):
     ) -> None:
         if not ladder:
             raise ValueError("winback ladder is empty: give at least one rung")
+        max_silence_days = whole("max_silence_days", max_silence_days, 1)
         rungs: list[tuple[int, Message]] = []
         for name, spec in ladder.items():
             spec = dict(spec)
-            after = int(spec.pop("after_days", -1))
-            if after < 1:
-                raise ValueError(f"winback rung {name}: after_days must be at least 1")
+            if "after_days" not in spec:
+                raise ValueError(f"winback rung {name}: give after_days (days of silence)")
+            after = whole(f"winback rung {name} after_days", spec.pop("after_days"), 1)
             if after >= max_silence_days:
                 raise ValueError(
                     f"winback rung {name}: after_days={after} is past max_silence_days="
@@ -57,8 +59,8 @@ class Winback(Strategy):
         if len({after for after, _ in self.rungs}) < len(self.rungs):
             raise ValueError("winback rungs need different after_days")
         self.max_silence_days = max_silence_days
-        self.min_purchases = min_purchases
-        self.min_lifetime_spend = min_lifetime_spend
+        self.min_purchases = whole("min_purchases", min_purchases)
+        self.min_lifetime_spend = number("min_lifetime_spend", min_lifetime_spend)
         self.threshold = self.rungs[0][0]  # the first silence that is contacted
 
     def check(self, channels: list[str], styles: list[str]) -> None:

@@ -97,7 +97,7 @@ def test_a_twin_file_that_is_not_a_twin_stops_before_any_run(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("strategy.discount=interval(0.5,1.5)", r"offer discount 1\.5 must be between 0 and 1"),
+        ("strategy.discount=interval(0.5,1.5)", r"discount=1\.5: give a number between 0 and 1"),
         ("strategy.discount=interval(0.3,0.1)", r"the interval is empty: give its low end first"),
         ("strategy.evry_days=int(interval(3,60))", r"did you mean strategy\.every_days\?"),
         ("hydra.sweeper.n_trials=0", r"hydra\.sweeper\.n_trials=0: give at least 1 trial"),

@@ -327,6 +327,44 @@ def test_strategy_settings_are_checked_before_the_run():
             build_strategy(cfg.strategy, cfg)
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        # a fractional count would shift a schedule (an offer open 7.5 days never closed)
+        (["strategy=blanket", "strategy.expiry_days=7.5"], r"expiry_days=7\.5: give a whole"),
+        (["strategy=blanket", "strategy.every_days=true"], r"every_days=True: give a whole"),
+        (["strategy=blanket", "strategy.every_days=abc"], r"every_days=abc: give a whole"),
+        (["strategy=blanket", "strategy.discount=-0.1"], r"discount=-0\.1: give a number"),
+        (["strategy=blanket", "strategy.discount=nan"], r"discount=nan: give a number"),
+        (["strategy=blanket", "strategy.min_spend=nan"], r"min_spend=nan: give a number"),
+        (["strategy=personalised", "strategy.channels=[]"], "at least one channel"),
+        (["strategy=lifecycle", "strategy.thank_you_days=2.5"], r"thank_you_days=2\.5"),
+        (["strategy=winback", "strategy.ladder.wake_up.after_days=60.7"], r"after_days=60\.7"),
+        (["strategy=loyalty", "strategy.tier_spend=[1000,2500,nan]"], "tier_spend=nan"),
+        (["strategy=loyalty", "strategy.tier_discount=[-0.05,0.1,0.15]"], "tier_discount=-0.05"),
+        (["strategy=loyalty", "strategy.member_coupon_every_days=2.5"], "member_coupon_every"),
+        (["strategy=rfm_tiering", "strategy.treatments.vip_care.every_days=2.5"], "vip_care"),
+        (["strategy=rfm_tiering", "strategy.treatments.vip_call.daily_limit=2.5"], "daily_limit"),
+        (["strategy=rfm_tiering", "strategy.treatments.vip_care.discount=-0.2"], "vip_care"),
+        (["cap=weekly", "cap.limits.week.max=2.5"], r"cap limit max=2\.5"),
+        (["cap=weekly", "cap.daily_limit.sms=-5"], r"daily_limit\.sms=-5"),
+    ],
+)
+def test_a_setting_that_is_no_whole_or_finite_number_is_refused_naming_it(bad, message):
+    from sim.config import ConfigError, compose
+    from sim.simulate import build_strategy
+
+    cfg = compose(bad)
+    with pytest.raises(ConfigError, match=message):
+        build_strategy(cfg.strategy, cfg)
+
+
+def test_a_whole_number_written_as_a_float_is_taken():
+    blanket = Blanket(every_days=7.0, expiry_days=5.0)
+    assert blanket.every_days == 7 and blanket.offer.expiry_days == 5
+    assert isinstance(blanket.offer.expiry_days, int)
+
+
 def test_one_strategy_object_runs_several_seeds_each_from_a_fresh_start():
     capped = Capped(Blanket(), FrequencyCap(limits={"sms": {"max": 1, "days": 30}}))
     for strategy in (capped, Loyalty()):
