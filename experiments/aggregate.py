@@ -435,13 +435,20 @@ def _holdout_columns(runs: pd.DataFrame, base: pd.DataFrame, seeds, kpi: str) ->
     if est not in runs or runs[est].isna().all():
         return {}
     truth = runs.loc[seeds, kpi] - base.loc[seeds, kpi]
-    low, high = runs.loc[seeds, f"uplift_{kpi}_low"], runs.loc[seeds, f"uplift_{kpi}_high"]
+    # a holdout too small for an interval in every run leaves no such column in the summary
+    no_interval = pd.Series(math.nan, index=runs.index)
+    all_low = runs.get(f"uplift_{kpi}_low", no_interval)
+    all_high = runs.get(f"uplift_{kpi}_high", no_interval)
+    low, high = all_low.loc[seeds], all_high.loc[seeds]
     measured = ~(low.isna() | high.isna())
     covers = ((low <= truth) & (truth <= high))[measured]
+    # the typical estimate and interval over the same runs, so that the one lies in the other
+    with_interval = all_low.notna() & all_high.notna()
+    typical = runs[with_interval] if with_interval.any() else runs
     return {
-        "holdout_estimate": float(runs[est].mean()),
-        "holdout_low": float(runs[f"uplift_{kpi}_low"].mean()),
-        "holdout_high": float(runs[f"uplift_{kpi}_high"].mean()),
+        "holdout_estimate": float(typical[est].mean()),
+        "holdout_low": float(all_low[with_interval].mean()),
+        "holdout_high": float(all_high[with_interval].mean()),
         "holdout_covers": float(covers.mean()) if len(covers) else math.nan,
     }
 

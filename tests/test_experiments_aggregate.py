@@ -157,6 +157,29 @@ def test_holdout_and_uplift_are_optional(tmp_path, base_configs):
     assert profit["diff"] == pytest.approx(-0.5, abs=0.1)
 
 
+def test_a_holdout_too_small_for_an_interval_leaves_it_blank_and_the_report_builds(
+    tmp_path, base_configs
+):
+    """With few customers a run's holdout may give an estimate but no interval: in every run
+    (the summary then has no interval column) or in some (the typical estimate and interval
+    are taken over the same runs, so that the one lies inside the other)."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    for i, path in enumerate(sorted(tmp_path.glob("*/metrics.json"))):
+        m = json.loads(path.read_text())
+        m["uplift"]["repurchase_rate"] = {"estimate": 0.0, "low": None, "high": None}
+        if i % 4 == 1:  # some of blanket's runs: no profit interval, an estimate far off
+            m["uplift"]["net_profit_per_customer"] = {"estimate": -50.0, "low": None, "high": None}
+        path.write_text(json.dumps(m))
+    _, summary, comparison = agg.aggregate(tmp_path)
+    assert "uplift_repurchase_rate_low" not in summary.columns
+    rows = comparison.set_index(["strategy", "kpi"])
+    assert math.isnan(rows.loc[("blanket", "repurchase_rate"), "holdout_low"])
+    profit = rows.loc[("blanket", "net_profit_per_customer")]
+    assert profit["holdout_low"] <= profit["holdout_estimate"] <= profit["holdout_high"]
+    assert profit["holdout_estimate"] == pytest.approx(1.0)
+    assert build.build(tmp_path).report.exists()
+
+
 def test_labels_scenarios_and_tuned_variants(tmp_path):
     a = _job(
         tmp_path,
