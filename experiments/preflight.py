@@ -54,7 +54,7 @@ def preflight(argv: list[str]) -> None:
 
             check(cfg)
     if multirun:
-        _rerun_matches_plan(composed)
+        _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
 
 
 def _variants(overrides: list[str]) -> list[list[str]]:
@@ -125,13 +125,13 @@ def _check_folder(path: Path, key: str) -> None:
         raise ConfigError(f"{key}={path}: {problem}: give a folder you can write to")
 
 
-def _rerun_matches_plan(cfg: DictConfig) -> None:
+def _rerun_matches_plan(cfg: DictConfig, task: list[str]) -> None:
     """A sweep into a folder that already holds a sweep's plan reruns jobs of that plan (see
     the README): each job must go to the folder of the planned job with the same overrides,
-    or it would replace another job's results."""
+    or it would replace another job's results. `task`: the command line's overrides."""
     sweep_dir = _resolved(cfg.hydra.sweep.dir)
     plan = read_plan(Path(sweep_dir))[0] if sweep_dir else {}  # an unusable one: a new plan
-    jobs = planned_jobs(cfg)
+    jobs = planned_jobs(cfg, task)
     if not plan.get("jobs") or jobs is None:
         return
     ran = {str(job["num"]): job["overrides"] for job in plan["jobs"]}

@@ -55,16 +55,19 @@ def _dedupe(overrides: list[str]) -> list[str]:
     return list(merged.values())
 
 
-def planned_jobs(config: DictConfig) -> list[list[str]] | None:
+def planned_jobs(config: DictConfig, task: list[str] | None = None) -> list[list[str]] | None:
     """Each job's overrides, in Hydra's job-number order, for the basic sweeper (None for an
-    optimiser, whose jobs depend on results)."""
+    optimiser, whose jobs depend on results). `task`: the command line's overrides, `hydra.*`
+    ones left out (default: the config's record of them, which a config composed before the
+    sweep starts lacks the sweeps of)."""
     sweeper = config.hydra.sweeper
     if sweeper.get("_target_") != BASIC_SWEEPER:
         return None
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
-    task = list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
+    if task is None:
+        task = list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
     overrides = OverridesParser.create().parse_overrides(params + task)
     batches = BasicSweeper.split_arguments(overrides, sweeper.get("max_batch_size"))
     return [job for batch in batches for job in batch]

@@ -126,3 +126,14 @@ def test_a_rerun_into_an_earlier_sweep_goes_to_its_own_job_folder(tmp_path):
         preflight(rerun)  # Hydra would number it 0 and replace job 0's results
     with pytest.raises(ConfigError, match=r"folder 1: .*; the sweep planned no such job"):
         preflight([*rerun[:2], "seed=7", *rerun[3:], "hydra.sweep.subdir=1"])
+
+
+def test_a_rerun_that_sweeps_is_checked_job_by_job_against_the_plan(tmp_path):
+    """The rerun's own sweeps, not the experiment's default lists, decide which job goes to
+    which folder."""
+    sweep = tmp_path / "sweep"
+    _earlier_sweep(sweep, ["none", "blanket"])
+    rerun = ["-m", "experiment=compare", "seed=1", f"hydra.sweep.dir={sweep}"]
+    preflight([*rerun, "strategy=none,blanket"])  # the same sweep again: same folders
+    with pytest.raises(ConfigError, match=r"strategy=blanket .*folder 0: its job 0 ran"):
+        preflight([*rerun, "strategy=blanket,none"])  # would swap their results
