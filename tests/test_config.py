@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
 
@@ -63,6 +64,16 @@ def test_a_misspelt_key_is_named_with_the_nearest_setting_by_compose(override, m
     # what Hydra answers instead: "To append to your config use +custmers=500"
     with pytest.raises(ConfigError, match=re.escape(message)):
         compose([override], with_hydra=override.startswith("hydra."))
+
+
+def test_the_lowest_style_concentration_allowed_gives_every_customer_an_affinity():
+    with pytest.raises(ConfigError, match="population.style_concentration=0.001 is out of range"):
+        validate(compose(["population.style_concentration=0.001"]))
+    from sim.simulate import simulate
+
+    result = simulate(compose(["population.style_concentration=0.01", "customers=20000", "days=5"]))
+    affinity = result.model.customers.t.affinity[: result.model.customers.t.n]
+    assert np.isfinite(affinity).all() and np.allclose(affinity.sum(axis=1), 1, atol=1e-5)
 
 
 def test_impossible_calendar_date_is_rejected():
