@@ -35,10 +35,16 @@ def preflight(argv: list[str]) -> None:
     config_dir, argv = split_config_dir(argv)
     search = [searchpath_override(config_dir)] if config_dir else []
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]
-    parsed = zip(overrides, _parse(overrides), strict=True)
+    parsed = list(zip(overrides, _parse(overrides), strict=True))
     plain = [text for text, override in parsed if not override.is_sweep_override()]
     composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below
     multirun = "-m" in argv or "--multirun" in argv or composed.hydra.mode == RunMode.MULTIRUN
+    sweeps = [text for text, override in parsed if override.is_sweep_override()]
+    if sweeps and not multirun:  # Hydra's answer is six lines
+        raise ConfigError(
+            f"{sweeps[0]} is a sweep: add -m to run one job per value "
+            "(or write a list as key=[a,b])"
+        )
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[str] = set()
     for variant in _variants(config_sweeps(overrides, composed)):
