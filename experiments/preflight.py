@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from hydra.errors import HydraException
@@ -132,21 +133,31 @@ def _check_folder(path: Path, key: str) -> None:
 
 
 def _rerun_matches_plan(cfg: DictConfig, task: list[str]) -> None:
-    """A sweep into a folder that already holds a sweep's plan reruns jobs of that plan (see
-    the README): each job must go to the folder of the planned job with the same overrides,
-    or it would replace another job's results. `task`: the command line's overrides."""
-    sweep_dir = _resolved(cfg.hydra.sweep.dir)
-    plan = read_plan(Path(sweep_dir))[0] if sweep_dir else {}  # an unusable one: a new plan
+    """Each job gets a folder of its own inside the sweep folder; a sweep into a folder that
+    already holds a sweep's jobs reruns jobs of that sweep (see the README): each job must go
+    to the folder of the earlier job with the same overrides, or it would replace another
+    job's results. `task`: the command line's overrides."""
+    subdir = str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"])
     jobs = planned_jobs(cfg, task)
-    if not plan.get("jobs") or jobs is None:
+    if Path(subdir).is_absolute():
+        raise ConfigError(
+            f"hydra.sweep.subdir={subdir} is outside the sweep folder, where the report looks: "
+            "give a folder name (by default each job's number)"
+        )
+    if "${" not in subdir and (jobs is None or len(jobs) > 1):
+        raise ConfigError(
+            f"hydra.sweep.subdir={subdir} puts every job in one folder, each replacing the "
+            "results of the last: leave it out (each job gets its number) or rerun one job"
+        )
+    sweep_dir = _resolved(cfg.hydra.sweep.dir)
+    if not sweep_dir or jobs is None:
         return
-    ran = {str(job["num"]): job["overrides"] for job in plan["jobs"]}
+    ran = _earlier_jobs(Path(sweep_dir))
+    if not ran or ("${" in subdir and subdir != JOB_NUMBER):
+        return  # a new sweep, or folders named by settings only a running job knows
     planned = {num: _as_dict(overrides) for num, overrides in ran.items()}
-    subdir = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"]
-    if "${" in str(subdir) and subdir != JOB_NUMBER:
-        return  # named by settings only a running job knows
     for num, job in enumerate(jobs):
-        folder = str(num) if subdir == JOB_NUMBER else str(subdir)
+        folder = str(num) if subdir == JOB_NUMBER else subdir
         wanted = _as_dict(job)
         if planned.get(folder) == wanted:
             continue
@@ -154,6 +165,27 @@ def _rerun_matches_plan(cfg: DictConfig, task: list[str]) -> None:
         what = f"its job {folder} ran {' '.join(ran[folder])}" if folder in ran else "no job"
         fix = f"give hydra.sweep.subdir={same[0]}" if same else "the sweep planned no such job"
         raise ConfigError(f"{' '.join(job)} into sweep {sweep_dir}, folder {folder}: {what}; {fix}")
+
+
+def _earlier_jobs(sweep_dir: Path) -> dict[str, list[str]]:
+    """The jobs an earlier sweep in this folder planned (its plan.json) or, for a sweep with
+    no plan (a plain -m sweep), ran (each job folder's record of its overrides)."""
+    if (sweep_dir / ".hydra").is_dir():
+        raise ConfigError(
+            f"hydra.sweep.dir={sweep_dir} holds a single run, which the report would read as a "
+            "job: give the sweep a folder of its own"
+        )
+    plan = read_plan(sweep_dir)[0]  # an unusable one: a new plan
+    if plan.get("jobs"):
+        return {str(job["num"]): job["overrides"] for job in plan["jobs"]}
+    ran = {}
+    for record in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        try:
+            overrides = yaml.safe_load(record.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            overrides = None  # a damaged record: the folder holds a job all the same
+        ran[record.parent.parent.name] = [str(o) for o in overrides or [] if isinstance(o, str)]
+    return ran
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:

@@ -137,3 +137,34 @@ def test_a_rerun_that_sweeps_is_checked_job_by_job_against_the_plan(tmp_path):
     preflight([*rerun, "strategy=none,blanket"])  # the same sweep again: same folders
     with pytest.raises(ConfigError, match=r"strategy=blanket .*folder 0: its job 0 ran"):
         preflight([*rerun, "strategy=blanket,none"])  # would swap their results
+
+
+@pytest.mark.parametrize(
+    ("subdir", "message"),
+    [
+        ("same", "puts every job in one folder"),
+        ("/elsewhere/${hydra.job.num}", "outside the sweep folder"),
+    ],
+)
+def test_each_job_of_a_sweep_gets_a_folder_of_its_own_inside_it(tmp_path, subdir, message):
+    sweep = ["-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'new'}"]
+    with pytest.raises(ConfigError, match=message):
+        preflight([*sweep, f"hydra.sweep.subdir={subdir}"])
+
+
+def test_a_folder_of_a_sweep_with_no_plan_is_checked_against_its_jobs_records(tmp_path):
+    """A plain -m sweep writes no plan.json: its jobs' own records of their overrides say
+    which folder holds what."""
+    sweep = tmp_path / "plain"
+    for num, seed in enumerate((1, 2)):
+        (sweep / str(num) / ".hydra").mkdir(parents=True)
+        (sweep / str(num) / ".hydra" / "overrides.yaml").write_text(f"- seed={seed}\n")
+    preflight(["-m", "seed=1,2", f"hydra.sweep.dir={sweep}"])  # the same again
+    with pytest.raises(ConfigError, match=r"seed=2 into sweep .*folder 0: its job 0 ran seed=1"):
+        preflight(["-m", "seed=2,3", f"hydra.sweep.dir={sweep}"])
+
+
+def test_a_folder_that_holds_a_single_run_is_refused_for_a_sweep(tmp_path):
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="holds a single run"):
+        preflight(["-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}"])
