@@ -64,6 +64,11 @@ from sim.twin import TwinHistory, save_twin
 PROG = "retail-sim-calibrate"
 WEEK = 7  # the fits' time unit, in days (the published CDNOW values are per week)
 MAX_STYLES = 20  # the simulator's styles are a handful of broad looks, not SKUs
+# what a calibration folder holds (all of it written here): --overwrite replaces nothing else
+OUTPUTS = frozenset(
+    ("README.md", "fit.json", "population", "store", "twin.npz")
+    + ("validation.json", "validation.png")
+)
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
 TABLE_X = 7  # conditional-expectation table: x = 0..6 and 7+ (Fader, Hardie & Lee 2005)
 # The twin runs' first seed and count when --seed, --twin-runs are not given (their argparse
@@ -760,15 +765,31 @@ def _check_seeds(seed: int, runs: int) -> None:
         )
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def _check_out(out: Path, overwrite: bool, transactions: Path) -> None:
+    """`--out` can be made, and `--overwrite` replaces only an earlier calibration's folder:
+    the whole folder is replaced, so it must hold nothing else (not the export being read,
+    not the folder the command runs in)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder")
     problem = folder_problem(out)
     if problem:
         raise ValueError(f"--out {out} cannot be made: {problem}: give a folder you can write to")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
         raise ValueError(
             f"--out {out} is not empty: choose a new folder or pass --overwrite to replace it"
+        )
+    for inside, what in ((transactions, "the transaction export"), (Path.cwd(), "this folder")):
+        if inside.resolve().is_relative_to(out):
+            raise ValueError(
+                f"--out {out} holds {what}, which --overwrite would delete: choose a new folder"
+            )
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+    if foreign:
+        raise ValueError(
+            f"--out {out} holds {foreign[0]}, which retail-sim-calibrate did not write: "
+            "--overwrite replaces only an earlier calibration's folder; choose a new folder"
         )
 
 
@@ -797,7 +818,7 @@ def calibrate(args: argparse.Namespace) -> Path:
         raise ValueError("--twin-runs must be at least 1")
     _check_seeds(seed, runs)
     out = args.out.expanduser().resolve()
-    _check_out(out, args.overwrite)
+    _check_out(out, args.overwrite, args.transactions.expanduser())
 
     start = time.perf_counter()
     tx, report = _read(args)

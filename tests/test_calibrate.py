@@ -448,16 +448,39 @@ def test_a_non_empty_out_folder_is_kept_unless_overwrite(capsys, export, tmp_pat
     assert (out / "keep.txt").read_text() == "mine"
 
 
+def test_overwrite_replaces_only_an_earlier_calibrations_folder(
+    capsys, export, tmp_path, monkeypatch
+):
+    """The whole --out folder is replaced: one holding anything else is refused, above all
+    the export being read or the folder the command runs in."""
+    args = ("--calibration-end", "2025-06-30", "--overwrite")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    err = one_line_error(capsys, export, *args, "--out", out)
+    assert "holds notes.txt, which retail-sim-calibrate did not write" in err
+    assert (out / "notes.txt").read_text() == "mine"
+    inside = tmp_path / "project"
+    inside.mkdir()
+    (inside / "tx.csv").write_text(export.read_text())
+    err = one_line_error(capsys, inside / "tx.csv", *args, "--out", inside)
+    assert "holds the transaction export, which --overwrite would delete" in err
+    monkeypatch.chdir(inside)
+    err = one_line_error(capsys, export, *args, "--out", ".")
+    assert "holds this folder, which --overwrite would delete" in err
+    assert (inside / "tx.csv").exists()
+
+
 def test_fits_that_do_not_converge_say_so(capsys, export, tmp_path):
     """Three customers cannot identify four parameters: the outputs are written, flagged."""
     out = tmp_path / "out"
     out.mkdir()
-    (out / "old.txt").write_text("an earlier calibration")
+    (out / "validation.json").write_text("an earlier calibration's, with a holdout")
     code, _, err = calibrate(
         capsys, export, "--calibration-end", "2025-06-30", "--out", out, "--overwrite"
     )
     assert code == 0, err
-    assert not (out / "old.txt").exists()  # replaced as a whole
+    assert not (out / "validation.json").exists()  # replaced as a whole
     assert "warning: Pareto/NBD fit did not converge: " in err
     fit = json.loads((out / "fit.json").read_text())
     assert fit["converged"]["pareto_nbd"] is False and fit["pareto_nbd"]["message"]
