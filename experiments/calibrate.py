@@ -607,7 +607,8 @@ def _validate(
         searchpath_override(stage),
         "population=twin",
         "store=calibrated",
-        f"population.twin_file={json.dumps(str(stage / 'twin.npz'))}",
+        # quoted for Hydra, which reads no \u escapes: a folder named José stays José
+        f"population.twin_file={json.dumps(str(stage / 'twin.npz'), ensure_ascii=False)}",
         f"days={days}",
         *VALIDATION_OVERRIDES,
     ]

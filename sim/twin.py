@@ -128,7 +128,7 @@ def read_twin(path: str | Path) -> TwinHistory:
     try:
         with np.load(path, allow_pickle=False) as data:
             stored = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # BadZipFile: a damaged member
         raise TwinFileError(f"twin file {path} is not a readable .npz archive ({exc})") from None
     missing = [k for k in ("format_version", "day0", *_DTYPES) if k not in stored]
     if missing:

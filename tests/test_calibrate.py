@@ -176,7 +176,7 @@ def _messy_export(path: Path, customers: int = 1500) -> pd.DataFrame:
 def store_out(tmp_path_factory) -> tuple[Path, str, pd.DataFrame]:
     work = tmp_path_factory.mktemp("store")
     rows = _messy_export(work / "export.csv")
-    out = work / "mystore"
+    out = work / "José" / "mystore"  # the validation's twin runs find it under any name
     args = ["--calibration-end", "2025-06-30", "--holdout-end", "2025-12-31"]
     log = _run_logged(work / "export.csv", *args, "--out", out, "--twin-runs", 5)
     return out, log, rows

@@ -77,6 +77,11 @@ def test_twin_file_round_trip_and_errors(tmp_path):
     (tmp_path / "junk.npz").write_text("not an archive")
     with pytest.raises(TwinFileError, match="is not a twin"):
         read_twin(tmp_path / "junk.npz")
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # a flipped byte inside one array: its CRC fails
+    (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+    with pytest.raises(TwinFileError, match="is not a readable .npz archive"):
+        read_twin(tmp_path / "damaged.npz")
     h.last_purchase_day[7] = 5  # a purchase after the calibration end
     save_twin(path, h)
     with pytest.raises(TwinFileError, match="impossible histories at rows 7"):
