@@ -69,6 +69,13 @@ OUTPUTS = frozenset(
     ("README.md", "fit.json", "population", "store", "twin.npz")
     + ("validation.json", "validation.png")
 )
+# a shape clipped to the simulator's range moves its scale with it, keeping the mean as
+# fitted: the purchase rate r / alpha, the dropout hazard s / beta, the ticket p gamma / (q - 1)
+MEAN_KEPT_BY = {
+    "purchase_r": ("purchase_alpha_days", 0.0),
+    "dropout_s": ("dropout_beta_days", 0.0),
+    "spend_q": ("spend_gamma", 1.0),
+}
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
 TABLE_X = 7  # conditional-expectation table: x = 0..6 and 7+ (Fader, Hardie & Lee 2005)
 # The twin runs' first seed and count when --seed, --twin-runs are not given (their argparse
@@ -454,15 +461,31 @@ def _population_values(cal: Calibration, cal_end: pd.Timestamp) -> dict[str, tup
     if cal.items_mean is not None:
         values["items_mean"] = (cal.items_mean, "mean items per ticket in this store's export")
     ranges = _ranges()
-    for key, (value, note) in list(values.items()):
+    for key in list(values):  # in order: a shape before the scale it may rescale
+        value, note = values[key]
         lo, hi = ranges.get(key, (None, None))
         clipped = min(max(value, lo if lo is not None else value), hi if hi is not None else value)
-        if clipped != value:
+        if lo is not None and float(_number(clipped)) < lo:  # as written, six digits
+            clipped = lo * (1 + 1e-5)
+        if hi is not None and float(_number(clipped)) > hi:
+            clipped = hi * (1 - 1e-5)
+        if clipped == value:
+            continue
+        warn(
+            f"population.{key}={value:.6g} from the fit is outside the simulator's "
+            f"range: set to {clipped:.6g}"
+        )
+        values[key] = (clipped, f"{note} (clipped from {value:.6g} to the simulator's range)")
+        scale, pole = MEAN_KEPT_BY.get(key, (None, 0.0))
+        if scale is not None and value > pole:  # the partner moves: the mean stays as fitted
+            fitted, scale_note = values[scale]
+            rescaled = fitted * (clipped - pole) / (value - pole)
+            values[scale] = (rescaled, f"{scale_note}, rescaled with {key} to keep the mean")
+        elif scale is not None:
             warn(
-                f"population.{key}={value:.6g} from the fit is outside the simulator's "
-                f"range: set to {clipped:.6g}"
+                f"population.{key}={value:.6g} has no finite mean: synthetic customers will not "
+                "match the export's average; the twin's follow each customer's own history"
             )
-            values[key] = (clipped, f"{note} (clipped from {value:.6g} to the simulator's range)")
     return values
 
 

@@ -217,7 +217,8 @@ def sample_base(
     """
     customers = sample_customers(rng, np.arange(n), 0, population, style_mix, channel_reach, False)
     age = rng.random(n) * population.history_days  # days since her first purchase
-    lifetime = customers.churn_clock / customers.mu
+    with np.errstate(divide="ignore", over="ignore"):  # a hazard that underflows to 0: never
+        lifetime = customers.churn_clock / customers.mu
     alive = lifetime > age
     active = np.minimum(lifetime, age)
     repeats = rng.poisson(customers.lam * active)

@@ -549,3 +549,38 @@ def test_console_script_is_declared():
 
     scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["retail-sim-calibrate"] == "experiments.calibrate:main"
+
+
+@pytest.mark.parametrize(
+    ("sd", "said"),
+    [
+        (0.0, "set to 1000"),  # alike tickets: q far past its range, clipped, the mean kept
+        (2.5, "has no finite mean"),  # very unequal spenders: q < 1, no mean to keep
+    ],
+)
+def test_a_clipped_spend_fit_is_written_as_the_simulator_takes_it(capsys, tmp_path, sd, said):
+    """A shape outside the simulator's range is clipped to a value the simulator accepts as
+    written (q at 1 + 1e-6 used to be written as 1, which it refuses), and where the fit has a
+    mean ticket its scale moves with it, so that the synthetic customers' average ticket stays
+    the export's."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for c in range(300):
+        days = np.sort(rng.choice(540, size=rng.integers(3, 12), replace=False))
+        amounts = rng.gamma(50, np.exp(rng.normal(0, sd)), len(days))
+        rows += [
+            (f"C{c}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d)), a)
+            for d, a in zip(days, amounts, strict=True)
+        ]
+    export = tmp_path / "export.csv"
+    frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).round({"amount": 2})
+    frame.to_csv(export, index=False)
+    out = tmp_path / "o"
+    code, _, err = calibrate(capsys, export, "--calibration-end", "2025-06-23", "--out", out)
+    assert code == 0, err
+    assert "population.spend_q=" in err and said in err
+    args = [searchpath_override(out), "population=synthetic", "store=calibrated"]
+    validate(compose(args))  # as written
+    if sd == 0:
+        result = simulate(compose([*args, "strategy=none", "customers=3000", "days=180"]))
+        assert result.metrics["aov"] == pytest.approx(frame["amount"].mean(), rel=0.05)
