@@ -848,6 +848,11 @@ def calibrate(args: argparse.Namespace) -> Path:
     tx, report = _read(args)
     for line in report.lines():
         say(line)
+    if tx.empty:  # every row a return
+        raise TransactionDataError(
+            f"{args.transactions}: no purchases are left once returns are "
+            "taken out: the export needs rows with a positive amount"
+        )
     # Customer ids end here: rows are numbered in id order (as summarise numbers them), and
     # integer codes make the per-customer grouping several times faster than strings.
     tx["customer_id"] = pd.factorize(tx["customer_id"], sort=True)[0]

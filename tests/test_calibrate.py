@@ -439,6 +439,15 @@ def test_no_repeat_purchases_cannot_be_fitted(capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_export_of_returns_only_has_nothing_to_fit(capsys, tmp_path):
+    path = tmp_path / "returns.csv"
+    path.write_text(
+        "customer_id,date,amount\nA,2025-01-01,-10\nA,2025-02-01,-12\nB,2025-03-01,-8\n"
+    )
+    err = one_line_error(capsys, path, "--calibration-end", "2025-04-30", "--out", tmp_path / "o")
+    assert "no purchases are left once returns are taken out" in err
+
+
 def test_a_non_empty_out_folder_is_kept_unless_overwrite(capsys, export, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
