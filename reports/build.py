@@ -260,18 +260,20 @@ def robustness_tables(
     grid = profit.pivot_table(index="scenario", columns="strategy", values="diff", sort=False)
     order = [s for s in agg.strategies_in_order(summary, baseline) if s in grid.columns]
     grid = grid[order]
+    low = profit.pivot_table(index="scenario", columns="strategy", values="diff_low", sort=False)
     best, clear = {}, {}
     for scenario, row in grid.iterrows():
         ranked = row.dropna().sort_values(ascending=False)
         if ranked.empty:
             continue
         best[scenario] = ranked.index[0]
+        # the runner-up: the next policy, or with a single policy, sending nothing
         clear[scenario] = bool(
-            len(ranked) == 1
-            or agg.pairwise(summary, ranked.index[0], ranked.index[1], h.NPC, scenario).low > 0
+            low.loc[scenario, ranked.index[0]] > 0
+            if len(ranked) == 1
+            else agg.pairwise(summary, ranked.index[0], ranked.index[1], h.NPC, scenario).low > 0
         )
     best_s, clear_s = pd.Series(best, dtype=object), pd.Series(clear, dtype=bool)
-    low = profit.pivot_table(index="scenario", columns="strategy", values="diff_low", sort=False)
     rows = []
     for name in order:
         rows.append(
@@ -322,7 +324,12 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
             f"per customer ranges from {h.money(w['worst_extra_profit_per_customer'], True)} "
             f"to {h.money(float(grid[top].max()), True)}."
         )
-        if int(w["best"]) == n:
+        if int(w["beats_baseline"]) == 0:
+            text += (
+                " It never earns clearly more than sending nothing: under these assumptions "
+                "none of these policies is shown to pay for itself."
+            )
+        elif int(w["best"]) == n:
             text += " The choice does not hinge on these assumptions."
         else:
             text += (

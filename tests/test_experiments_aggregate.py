@@ -287,6 +287,37 @@ def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_confi
     assert "combinations of the uncertain behaviour parameters" in built.report.read_text()
 
 
+def test_a_lone_policy_is_clearly_best_only_where_it_clearly_beats_sending_nothing(
+    tmp_path, base_configs
+):
+    """With one policy the runner-up is sending nothing: a policy that loses money is not
+    called clearly best, nor its choice robust."""
+    rng = np.random.default_rng(5)
+    num = 0
+    for churn in ("0.04", "0.16"):
+        for s in SEEDS:
+            level = rng.normal(80, 5)
+            for strategy, effect in {"none": 0.0, "a": -1.0}.items():
+                overrides = [f"population.behaviour.fatigue_churn={churn}", f"seed={s}"]
+                value = level + effect + (rng.normal(0, 0.02) if effect else 0.0)
+                config = {**base_configs["none"], "seed": s}
+                _job(
+                    tmp_path,
+                    num,
+                    [*overrides, f"strategy={strategy}"],
+                    _metrics(value),
+                    config=config,
+                    daily=False,
+                )
+                num += 1
+    built = build.build(tmp_path)
+    wins = pd.read_csv(tmp_path / build.ROBUSTNESS).set_index("strategy")
+    assert wins.loc["a", "best"] == 2 and wins.loc["a", "clearly_best"] == 0
+    page = built.report.read_text()
+    assert "It never earns clearly more than sending nothing" in page
+    assert "does not hinge on these assumptions" not in page
+
+
 def report_cli(capsys, *args: object) -> tuple[int, str, str]:
     return run_cli(capsys, build.main, *args)
 
