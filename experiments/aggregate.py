@@ -217,6 +217,10 @@ def _read_job(path: Path, planned: list[str] | None) -> Job:
     for name in ("config.yaml", ".hydra/config.yaml"):
         if (path / name).exists():
             job.config = read_file(path, name, dict, problems)
+            problem = job.config is not None and _config_problem(job.config)
+            if problem:
+                problems.append(f"{name} {problem} (cut short?)")
+                job.config = None
             break
     if job.override("strategy") is None:
         job.strategy = _configured_strategy(job, problems)
@@ -248,7 +252,29 @@ def _read_metrics(path: Path, problems: list[str]) -> dict[str, Any] | None:
         if not isinstance(metrics.get(block) or {}, dict):
             problems.append(f"metrics.json's {block} is not a JSON object")
             return None
+    uplift = metrics.get("uplift") or {}
+    for kpi in INTERVAL_KPIS:  # each an {estimate, low, high} object
+        if not isinstance(uplift.get(kpi) or {}, dict):
+            problems.append(f"metrics.json's uplift {kpi} is not a JSON object")
+            return None
     return metrics
+
+
+RUN_SETTINGS = {"customers": int, "days": int, "seed": int, "holdout": float}
+RUN_SECTIONS = ("population", "store", "channels", "strategy")
+
+
+def _config_problem(config: dict[str, Any]) -> str | None:
+    """Why a job's config cannot be the run's (a file cut short can still parse): the report
+    reads these settings and sections from it."""
+    for key, kind in RUN_SETTINGS.items():
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | kind):
+            return f"has no number for {key}"
+    for key in RUN_SECTIONS:
+        if not isinstance(config.get(key), dict):
+            return f"has no {key} section"
+    return None
 
 
 def recorded_strategy(job: Job, problems: list[str]) -> str | None:

@@ -421,6 +421,17 @@ def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
         ("metrics.json", b"81.5", "metrics.json is not a JSON object"),
         ("metrics.json", b'{"customers": 1000, "holdout": [1]}', "metrics.json's holdout is not a"),
         (".hydra/overrides.yaml", b"- seed=2\n- [strat", ".hydra/overrides.yaml is not valid YAML"),
+        ("config.yaml", b"customers: 1000\ndays:", "config.yaml has no number for days (cut"),
+        (
+            "config.yaml",
+            b"customers: 1000\ndays: 30\nseed: 2\nholdout: 0.1\n",
+            "config.yaml has no population",
+        ),
+        (
+            "metrics.json",
+            b'{"customers": 1000, "uplift": {"net_profit_per_customer": 5}}',
+            "metrics.json's uplift net_profit_per_customer is not a JSON object",
+        ),
     ],
     ids=[
         "truncated-config",
@@ -433,6 +444,9 @@ def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
         "metrics-a-number",
         "holdout-a-list",
         "truncated-overrides",
+        "config-cut-after-a-key",
+        "config-cut-before-its-sections",
+        "uplift-entry-a-number",
     ],
 )
 def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
