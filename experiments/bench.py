@@ -28,8 +28,8 @@ from pathlib import Path
 
 from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
-from sim.config import compose
-from sim.simulate import simulate
+from sim.config import compose, validate
+from sim.simulate import build_strategy, simulate
 
 RUN_IDENTITY = ("implementation", "strategy", "customers", "days", "customers_at_end")
 OWN_OPTIONS = {"customers": "--customers", "days": "--days", "implementation": "--reference"}
@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         ]
         figures = _speedup(args, overrides) if args.pairs else _one_run(overrides, args.reference)
     if args.csv:
-        with args.csv.open("a", newline="") as f:
+        with args.csv.open("a+", newline="") as f:
+            if f.tell() and _last_byte(f) != "\n":  # a row appended by hand, say
+                f.write("\n")
             writer = csv.DictWriter(f, fieldnames=fields)
             if new_csv:
                 writer.writeheader()
@@ -95,7 +97,7 @@ def _one_run(overrides: list[str], reference: bool) -> dict[str, object]:
         "strategy": cfg.strategy._target_.rsplit(".", 1)[-1],
         "customers": cfg.customers,
         "days": cfg.days,
-        "customers_at_end": result.metrics["customers"],
+        "customers_at_end": result.model.ledger.record.n,  # both arms, with a holdout
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "ns_per_customer_day": round(wall * 1e9 / (cfg.customers * cfg.days), 2),
@@ -105,7 +107,9 @@ def _one_run(overrides: list[str], reference: bool) -> dict[str, object]:
 def _speedup(args: argparse.Namespace, overrides: list[str]) -> dict[str, object]:
     """Fast, reference, fast, `--pairs` times, each in its own process; prints a line per
     pair and returns the fast path's median figures with the speed-up's median and range."""
-    compose(overrides)  # a bad override stops here, once, not in every child
+    cfg = compose(overrides)  # a bad override or strategy stops here, once, not in each child
+    validate(cfg)
+    build_strategy(cfg.strategy, cfg)
     command = [
         *(sys.executable, "-m", "experiments.bench"),
         *(f"--customers={args.customers}", f"--days={args.days}", *args.overrides),
@@ -160,14 +164,24 @@ def _csv_is_new(path: Path, fields: tuple[str, ...]) -> bool:
         raise ValueError(f"--csv {path}: {problem}: give a file in a folder you can write to")
     if not path.exists() or not path.stat().st_size:
         return True
-    with path.open(newline="") as f:
-        header = next(csv.reader(f), [])
+    try:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error):
+        header = []  # not this benchmark's CSV: refused below
     if tuple(header) != fields:
         raise ValueError(
             f"--csv {path} has other columns than this benchmark writes "
             f"({'--pairs' if fields == PAIR_FIELDS else 'a single run'}): give it a new file"
         )
     return False
+
+
+def _last_byte(f) -> str:
+    f.seek(f.tell() - 1)
+    last = f.read(1)
+    f.seek(0, 2)
+    return last
 
 
 def _median(runs: list[dict[str, object]], key: str) -> float:

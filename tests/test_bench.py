@@ -40,6 +40,19 @@ def test_one_run_prints_its_figures_and_appends_a_csv_row(capsys, tmp_path):
     assert rows[-1]["wall_s"] == str(figures["wall_s"])
 
 
+def test_a_row_goes_on_a_line_of_its_own_and_counts_both_arms(capsys, tmp_path):
+    table = tmp_path / "bench.csv"
+    table.write_text(",".join(bench.RUN_FIELDS))  # no final newline (written by hand)
+    code, out, err = bench_cli(capsys, "--customers", 500, "--days", 5, "--csv", table)
+    assert code == 0, err
+    with_holdout = bench_cli(capsys, "--customers", 500, "--days", 5, "holdout=0.5")[1]
+    assert (
+        json.loads(with_holdout[-1])["customers_at_end"] == json.loads(out[-1])["customers_at_end"]
+    )
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 1 and rows[0]["implementation"] == "fast"
+
+
 def test_reference_runs_the_per_agent_model(capsys):
     code, out, err = bench_cli(capsys, "--customers", 100, "--days", 5, "--reference")
     assert code == 0, err
@@ -89,21 +102,25 @@ def write_header(path, fields):
         (["--pairs", "1", "--csv", "{run_csv}"], "other columns than this benchmark writes"),
         (["--csv", "{tmp}"], "is a directory"),
         (["--csv", "/proc/bench.csv"], "--csv /proc/bench.csv: cannot write in /proc: give a"),
+        (["--csv", "{binary_csv}"], "other columns than this benchmark writes"),
+        (["--pairs", "1", "strategy.every_days=0"], "every_days=0: give a whole number of at"),
     ],
 )
 def test_bad_input_stops_with_one_line_before_any_run(capsys, tmp_path, args, message):
+    (tmp_path / "binary.csv").write_bytes(b"\xf0\x28\x8c\x28")
     files = {
         "pairs_csv": write_header(tmp_path / "pairs.csv", bench.PAIR_FIELDS),
         "run_csv": write_header(tmp_path / "run.csv", bench.RUN_FIELDS),
+        "binary_csv": tmp_path / "binary.csv",
         "tmp": tmp_path,
     }
-    before = {name: path.read_text() for name, path in files.items() if path.is_file()}
+    before = {name: path.read_bytes() for name, path in files.items() if path.is_file()}
     args = [arg.format(**files) for arg in args]
     code, out, err = bench_cli(capsys, "--customers", 100, "--days", 5, *args)
     assert code == 2 and out == []
     assert err.startswith("retail-sim-bench: error: ") and err.count("\n") == 1
     assert message in err
-    assert {name: files[name].read_text() for name in before} == before
+    assert {name: files[name].read_bytes() for name in before} == before
 
 
 def test_a_failed_child_run_is_named_in_one_line():
