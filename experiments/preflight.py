@@ -48,7 +48,9 @@ def preflight(argv: list[str]) -> None:
         )
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[str] = set()
+    strategies: set[str] = set()
     for variant in _variants(config_sweeps(overrides, composed)):
+        strategies |= {v.split("=", 1)[1] for v in variant if v.startswith("strategy=")}
         cfg = compose([*search, *variant])
         validate(cfg)
         build_strategy(cfg.strategy, cfg)
@@ -62,6 +64,7 @@ def preflight(argv: list[str]) -> None:
             check(cfg)
     if multirun:
         _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
+        _check_baseline(composed, strategies)
 
 
 def _variants(overrides: list[str]) -> list[list[str]]:
@@ -186,6 +189,22 @@ def _earlier_jobs(sweep_dir: Path) -> dict[str, list[str]]:
             overrides = None  # a damaged record: the folder holds a job all the same
         ran[record.parent.parent.name] = [str(o) for o in overrides or [] if isinstance(o, str)]
     return ran
+
+
+def _check_baseline(cfg: DictConfig, strategies: set[str]) -> None:
+    """The strategy the report compares with must run in the sweep, or in the earlier sweep
+    a rerun goes into: else every run is made for a report that cannot compare them."""
+    report = (cfg.hydra.get("callbacks") or {}).get("report") or {}
+    baseline = report.get("baseline")
+    if not baseline or not strategies or baseline in strategies:
+        return
+    sweep_dir = _resolved(cfg.hydra.sweep.dir)
+    if sweep_dir and _earlier_jobs(Path(sweep_dir)):
+        return  # a rerun: the earlier sweep has the baseline's runs
+    raise ConfigError(
+        f"hydra.callbacks.report.baseline={baseline} is not among the sweep's strategies "
+        f"({', '.join(sorted(strategies))}): add it to strategy=... or compare with one of them"
+    )
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:

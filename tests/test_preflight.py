@@ -168,3 +168,15 @@ def test_a_folder_that_holds_a_single_run_is_refused_for_a_sweep(tmp_path):
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
     with pytest.raises(ConfigError, match="holds a single run"):
         preflight(["-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'run'}"])
+
+
+def test_the_reports_baseline_must_run_in_the_sweep_or_the_earlier_one(tmp_path):
+    new = ["-m", "experiment=compare", "seed=1", f"hydra.sweep.dir={tmp_path / 'new'}"]
+    with pytest.raises(ConfigError, match=r"baseline=none is not among the sweep's strategies"):
+        preflight([*new, "strategy=blanket,winback"])
+    with pytest.raises(ConfigError, match=r"baseline=bogus is not among"):
+        preflight([*new, "strategy=none,blanket", "hydra.callbacks.report.baseline=bogus"])
+    sweep = tmp_path / "sweep"
+    _earlier_sweep(sweep, ["none", "blanket"])  # a rerun of blanket: none ran before
+    rerun = ["experiment=compare", "strategy=blanket", "seed=1", f"hydra.sweep.dir={sweep}"]
+    preflight([*rerun, "hydra.sweep.subdir=1"])
