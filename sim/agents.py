@@ -37,7 +37,13 @@ class CustomerAgent(mesa.Agent):
     """One customer: her hidden traits, her mood and fatigue, her clocks and her open offer."""
 
     def __init__(
-        self, model: mesa.Model, engine: AgentCustomers, customers: Customers, i: int, day: int
+        self,
+        model: mesa.Model,
+        engine: AgentCustomers,
+        customers: Customers,
+        i: int,
+        day: int,
+        first_purchase_today: bool,
     ):
         super().__init__(model)
         self.engine = engine
@@ -67,6 +73,7 @@ class CustomerAgent(mesa.Agent):
         self.offer_expiry = -1
         self.churned_today = False
         self.buying_today = False
+        self.first_visit_day = day if first_purchase_today else None  # her clocks start after
 
     def draw(self, purpose: str, day: int, slot: int = 0) -> float:
         """Her own addressed uniform draw (the same number the fast path uses)."""
@@ -127,6 +134,8 @@ class CustomerAgent(mesa.Agent):
         """Her day: she may silently leave; if not, she may come in and buy."""
         self.churned_today = self.buying_today = False
         day = self.model.day
+        if day == self.first_visit_day:  # she has just bought: a second visit would merge
+            return
         if not self.alive:
             if day != self.comeback_day:
                 return
@@ -211,9 +220,10 @@ class AgentCustomers:
         self.boost_keep = rules.daily_decay(self.b.response_half_life_days)
         self.agents: list[CustomerAgent] = []
 
-    def add(self, customers: Customers, day: int) -> None:
+    def add(self, customers: Customers, day: int, first_purchase_today: bool) -> None:
         for i in range(len(customers)):
-            self.agents.append(CustomerAgent(self.model, self, customers, i, day))
+            agent = CustomerAgent(self.model, self, customers, i, day, first_purchase_today)
+            self.agents.append(agent)
 
     def keys(self) -> np.ndarray:
         return np.array([a.key for a in self.agents], dtype=np.uint64)

@@ -70,7 +70,9 @@ class Baskets:
 class CustomerEngine(Protocol):
     """Hidden customer state and the rules that move it (one row or agent per customer)."""
 
-    def add(self, customers: Customers, day: int) -> None: ...
+    def add(self, customers: Customers, day: int, first_purchase_today: bool) -> None:
+        """Customers join; those who join with their first purchase today start their
+        clocks tomorrow (a second visit the same day merges into the first)."""
 
     def keys(self) -> np.ndarray: ...
 

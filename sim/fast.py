@@ -122,6 +122,7 @@ class ArrayCustomers:
         )
         self._scratch = np.empty((2, 0), dtype=np.float32)
         self._cold = 0  # the first rows, dead since before day 0 (see set_cold)
+        self._new_today: int | None = None  # first row of today's joiners (see add)
         self._thawed = np.empty(0, dtype=np.int64)  # cold rows back (sorted): see set_cold
         self._is_thawed = np.zeros(0, dtype=bool)  # per cold row: is she in _thawed?
         self._anyone_recognised = False
@@ -138,8 +139,12 @@ class ArrayCustomers:
         (self._lift,) = _constants(1)  # the calendar's visit lift today
         self._fade_to(0)
 
-    def add(self, customers: Customers, day: int) -> None:
-        """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks."""
+    def add(self, customers: Customers, day: int, first_purchase_today: bool) -> None:
+        """Customers join (the day-0 base, newcomers, referred friends) with fresh clocks;
+        those who join with their first purchase today start them tomorrow (a second visit
+        the same day merges into the first): they are the table's last rows until then."""
+        if first_purchase_today and self._new_today is None:
+            self._new_today = self.t.n
         rows = self.t.append(
             len(customers),
             key=customers.key,
@@ -335,9 +340,10 @@ class ArrayCustomers:
         self._thaw(np.flatnonzero(self.t.comeback_day[:count] != rules.NEVER_BACK))
 
     def _working(self) -> list[slice | np.ndarray]:
-        """The rows the daily clocks run over: everyone but the cold block, and the cold
-        customers an offer or a comeback brought back."""
-        span = [slice(self._cold, self.t.n)] if self.t.n > self._cold else []
+        """The rows the daily clocks run over: everyone but the cold block and today's
+        newcomers, and the cold customers an offer or a comeback brought back."""
+        settled = self.t.n if self._new_today is None else self._new_today
+        span = [slice(self._cold, settled)] if settled > self._cold else []
         return [*span, self._thawed] if len(self._thawed) else span
 
     def live(self, day: int, visit_lift: float) -> tuple[np.ndarray, np.ndarray]:
@@ -440,6 +446,7 @@ class ArrayCustomers:
     def end_day(self, day: int) -> None:
         """Offers expire; fatigue, mood and message effects fade overnight."""
         t = self.t
+        self._new_today = None  # tomorrow their clocks run
         ending = self._expiring.pop(day, None)
         if ending is not None:  # unless a better offer has replaced hers since
             rows = np.concatenate(ending)

@@ -101,7 +101,7 @@ def compute(
     vip = s["spend_last_year"][g] * (365 / window) >= model.store.vip_spend_threshold
     return {
         "customers": n,
-        "new_customers": int((o.joined_day[g] > 0).sum()),
+        "new_customers": int(g[model.base_customers :].sum()),  # day-0 newcomers too
         "revenue": revenue,
         "gross_profit": gross,
         "marketing_cost": marketing,
@@ -151,11 +151,11 @@ def _cdnow_cohorts(model: StoreModel, g: np.ndarray) -> dict[str, float | None]:
         return dict.fromkeys(COHORT_KPIS)
     o, tx = model.outcome, model.ledger.transactions
     customer, day = tx.column("customer"), tx.column("day")
-    joined = o.joined_day
-    eligible = g & (joined > 0) & (joined < model.days - COHORT_DAYS)
+    joined, newcomer = o.joined_day, np.arange(o.n) >= model.base_customers
+    eligible = g & newcomer & (joined < model.days - COHORT_DAYS)
     in_window = day < joined[customer] + COHORT_DAYS
     purchases = np.bincount(customer[in_window], minlength=o.n)
-    silent = g & (o.joined_day == 0)
+    silent = g & ~newcomer
     silent &= (-o.last_purchase_at_start >= SILENT_FROM) & (-o.last_purchase_at_start <= SILENT_TO)
     bought = np.bincount(customer[day < COHORT_DAYS], minlength=o.n) > 0
     return {

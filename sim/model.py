@@ -91,6 +91,7 @@ class StoreModel(mesa.Model):
             customers, population, self.store.style_mix, self.channels.reach, self.streams
         )
         customers = len(base)  # a twin brings its own customers
+        self.base_customers = customers  # rows below this: the day-0 base; the rest joined
         capacity = int(customers * (1.1 + population.new_customers_per_year * days / 365)) + 64
         engine_args = (
             population,
@@ -167,7 +168,7 @@ class StoreModel(mesa.Model):
         referrer: np.ndarray | None = None,
     ) -> slice:
         rows = self.outcome.append(len(customers), joined_day=day)
-        self.customers.add(customers, day)
+        self.customers.add(customers, day, first_purchase_today)
         self.ledger.add_customers(customers, referrer)
         if self.holdout_share > 0:
             in_holdout = self.streams.uniform("holdout", customers.key, 0) < self.holdout_share

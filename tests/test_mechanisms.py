@@ -5,6 +5,7 @@ the comparisons below are paired and a few thousand customers suffice.
 """
 
 import numpy as np
+import pytest
 
 from sim import kpis
 from sim.actions import Actions, MessageBatch, Offer
@@ -169,3 +170,14 @@ def test_with_covariates_off_the_model_is_pareto_nbd():
     alive = result.model.customers.alive().mean()
     assert abs(repeats / expected_repeats - 1) < 0.03
     assert abs(alive - expected_alive) < 0.01
+
+
+@pytest.mark.parametrize(("implementation", "customers"), [("fast", 5000), ("reference", 400)])
+def test_a_customer_buys_at_most_once_a_day_newcomers_included(implementation, customers):
+    """A newcomer joins with her first purchase; her clocks start the next day, so a second
+    visit that day merges into it (it was counted as a repeat purchase)."""
+    result = run(f"implementation={implementation}", f"customers={customers}", "days=120", "seed=3")
+    tx = result.model.ledger.transactions.frame()
+    assert not tx.duplicated(["customer", "day"]).any()
+    newcomers = result.model.ledger.record.n - result.model.base_customers
+    assert result.metrics["new_customers"] == newcomers == result.daily["new_customers"].sum()
