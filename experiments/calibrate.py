@@ -76,6 +76,8 @@ MEAN_KEPT_BY = {
     "dropout_s": ("dropout_beta_days", 0.0),
     "spend_q": ("spend_gamma", 1.0),
 }
+MAX_DAYS = int(next(f for f in dataclasses.fields(Config) if f.name == "days").metadata["range"][1])
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)  # dates a store can mean
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
 TABLE_X = 7  # conditional-expectation table: x = 0..6 and 7+ (Fader, Hardie & Lee 2005)
 # The twin runs' first seed and count when --seed, --twin-runs are not given (their argparse
@@ -147,9 +149,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def _date(text: str, flag: str) -> pd.Timestamp:
     try:
-        return pd.Timestamp(dt.date.fromisoformat(text))
+        date = dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{flag} {text!r} is not a date: write it as YYYY-MM-DD") from None
+    if not FIRST_DATE <= date <= LAST_DATE:  # an "open end" such as 9999-12-31
+        raise ValueError(
+            f"{flag} {text} is outside {FIRST_DATE.year}-{LAST_DATE.year}: give the day itself"
+        )
+    return pd.Timestamp(date)
 
 
 def say(message: str) -> None:
@@ -216,12 +223,15 @@ def _check_window(
         )
     if hold_end is None and last > cal_end:
         count, where = _lines_after(args, cal_end)
+        fix = (
+            f"pass --holdout-end {last.date()} to validate the fit on them, or set "
+            f"--calibration-end {last.date()} to calibrate on everything"
+            if (last - cal_end).days <= MAX_DAYS
+            else "the last is more than a century on: correct or remove it"
+        )
         raise TransactionDataError(
             f"{args.transactions}: {count} row{'s are' if count > 1 else ' is'} dated after "
-            f"--calibration-end "
-            f"{cal_end.date()} ({where}; the last is {last.date()}): pass --holdout-end "
-            f"{last.date()} to validate the fit on them, or set --calibration-end "
-            f"{last.date()} to calibrate on everything"
+            f"--calibration-end {cal_end.date()} ({where}; the last is {last.date()}): {fix}"
         )
     if hold_end is not None:
         later = int((tx["date"] > hold_end).sum())
@@ -835,6 +845,11 @@ def calibrate(args: argparse.Namespace) -> Path:
     if hold_end is not None and hold_end <= cal_end:
         raise ValueError(
             f"--holdout-end {hold_end.date()} must be after --calibration-end {cal_end.date()}"
+        )
+    if hold_end is not None and (hold_end - cal_end).days > MAX_DAYS:
+        raise ValueError(
+            f"--holdout-end {hold_end.date()} is more than {MAX_DAYS:,} days after "
+            f"--calibration-end {cal_end.date()}, the longest run the simulator makes"
         )
     seed = SEED if args.seed is None else args.seed
     runs = TWIN_RUNS if args.twin_runs is None else args.twin_runs

@@ -362,6 +362,11 @@ def test_bad_dates_and_windows_in_the_arguments(capsys, export, tmp_path):
         tmp_path / "o",
     )
     assert "--holdout-end 2025-01-10 must be after --calibration-end 2025-02-10" in err
+    err = one_line_error(capsys, export, "--calibration-end", "9999-12-31", "--out", tmp_path)
+    assert "--calibration-end 9999-12-31 is outside 1900-2200: give the day itself" in err
+    args = ["--calibration-end", "2025-02-10", "--holdout-end", "2199-01-01"]
+    err = one_line_error(capsys, export, *args, "--out", tmp_path / "o")
+    assert "is more than 36,500 days after --calibration-end 2025-02-10" in err
 
 
 @pytest.mark.parametrize(
