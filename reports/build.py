@@ -52,8 +52,19 @@ def _representative_config(jobs: list[agg.Job], baseline: str) -> dict[str, Any]
     done = [j for j in jobs if j.done and j.config]
     for job in done:
         if job.strategy == baseline:
-            return job.config
-    return done[0].config if done else {}
+            return _as_run(job)
+    return _as_run(done[0]) if done else {}
+
+
+def _as_run(job: agg.Job) -> dict[str, Any]:
+    """The job's config as the run had it: a twin brings its own customers (its `customers`
+    setting is ignored), counted from the run's KPIs, both arms."""
+    config = job.config
+    if (config.get("population") or {}).get("kind") != "twin":
+        return config
+    arms = [job.metrics, job.metrics.get("holdout") or {}]
+    day0 = sum(int(a.get("customers") or 0) - int(a.get("new_customers") or 0) for a in arms)
+    return {**config, "customers": day0}
 
 
 def _strategy_configs(jobs: list[agg.Job], order: list[str]) -> dict[str, dict[str, Any]]:

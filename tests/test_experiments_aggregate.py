@@ -180,6 +180,18 @@ def test_a_holdout_too_small_for_an_interval_leaves_it_blank_and_the_report_buil
     assert build.build(tmp_path).report.exists()
 
 
+def test_a_twin_sweeps_report_counts_the_twins_own_customers(tmp_path, base_configs):
+    """A twin brings its customers; the `customers` setting it ignores is not the count."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    for path in tmp_path.glob("*/config.yaml"):
+        config = yaml.safe_load(path.read_text())
+        config["population"]["kind"] = "twin"
+        path.write_text(yaml.safe_dump(config))
+    page = build.build(tmp_path).report.read_text()
+    assert "1,100 customers" in page  # 1,000 treated + 100 in the holdout, none new
+    assert "10,000 customers" not in page
+
+
 def test_labels_scenarios_and_tuned_variants(tmp_path):
     a = _job(
         tmp_path,
