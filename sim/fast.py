@@ -355,6 +355,8 @@ class ArrayCustomers:
         parts = [self._clocks(rows, visit_lift == 1.0) for rows in reversed(self._working())]
         if len(parts) == 1:
             churned, buyers = parts[0]
+        elif not parts:  # nobody's clocks run today (everyone gone, or only today's joiners)
+            churned = buyers = np.empty(0, dtype=np.int64)
         else:
             churned = np.concatenate([p[0] for p in parts])
             buyers = np.concatenate([p[1] for p in parts])

@@ -181,3 +181,10 @@ def test_a_customer_buys_at_most_once_a_day_newcomers_included(implementation, c
     assert not tx.duplicated(["customer", "day"]).any()
     newcomers = result.model.ledger.record.n - result.model.base_customers
     assert result.metrics["new_customers"] == newcomers == result.daily["new_customers"].sum()
+
+
+def test_a_store_whose_customers_have_all_left_still_runs():
+    """Every day-0 customer gone and newcomers' clocks not yet started: no clock runs today."""
+    result = run("customers=200", "days=5", "population.dropout_beta_days=0.000001")
+    assert result.metrics["customers"] > 200  # newcomers still come, and buy on joining
+    assert result.metrics["transactions"] == result.metrics["new_customers"]
