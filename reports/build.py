@@ -576,6 +576,11 @@ def build(sweep_dir: Path, baseline: str | None = None, validate: bool = True) -
             f"{sweep_dir}: {problem}: the report is written into the sweep's folder; copy the "
             "sweep to a folder you can write to and build it there"
         )
+    for name in (agg.SUMMARY, agg.COMPARISON, REPORT, ROBUSTNESS):
+        if (sweep_dir / name).is_dir():  # it could not be replaced, and half would be written
+            raise ValueError(
+                f"{sweep_dir / name} is a folder, where the report writes a file: move it away"
+            )
     plan, plan_problem = agg.read_plan(sweep_dir)
     jobs = agg.find_jobs(sweep_dir, plan)
     kind = detect_kind(sweep_dir, jobs, plan)

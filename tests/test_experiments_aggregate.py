@@ -192,6 +192,17 @@ def test_a_twin_sweeps_report_counts_the_twins_own_customers(tmp_path, base_conf
     assert "10,000 customers" not in page
 
 
+def test_a_folder_where_the_report_writes_a_file_is_refused_before_anything(
+    tmp_path, capsys, base_configs
+):
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    (tmp_path / "report.html").mkdir()
+    before = _files(tmp_path)
+    code, out, err = report_cli(capsys, tmp_path)
+    assert code == 2 and "report.html is a folder, where the report writes a file" in err
+    assert _files(tmp_path) == before and not list(tmp_path.glob(".*tmp"))
+
+
 def test_labels_scenarios_and_tuned_variants(tmp_path):
     a = _job(
         tmp_path,
