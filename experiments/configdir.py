@@ -13,6 +13,10 @@ def searchpath_override(config_dir: str | Path) -> str:
     the folder is searched after the built-in configs.
     """
     path = Path(config_dir).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"config directory {path} is a file (--config-dir): give the folder that holds it"
+        )
     if not path.is_dir():
         raise FileNotFoundError(f"config directory {path} not found (--config-dir)")
     quoted = f"file://{path}".replace("\\", "\\\\").replace("'", "\\'")

@@ -27,7 +27,7 @@ class Offer:
     def __post_init__(self) -> None:
         discount = number("offer discount", self.discount, 0, 1)
         if not 0 < discount < 1:
-            raise ValueError(f"offer discount {self.discount} must be between 0 and 1")
+            raise ValueError(f"offer discount {self.discount}: give a share above 0 and below 1")
         object.__setattr__(self, "discount", discount)
         object.__setattr__(self, "min_spend", number("offer min_spend", self.min_spend))
         object.__setattr__(self, "expiry_days", whole("offer expiry_days", self.expiry_days, 1))

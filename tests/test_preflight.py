@@ -84,6 +84,14 @@ def test_broken_yaml_in_a_config_folder_names_the_file(tmp_path):
         preflight(["--config-dir", str(tmp_path), "strategy=mine"])
 
 
+def test_a_config_folder_that_is_a_file_or_missing_is_named(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match=r"afile is a file \(--config-dir\): give the folder"):
+        preflight(["--config-dir", str(tmp_path / "afile"), "seed=1"])
+    with pytest.raises(FileNotFoundError, match=r"nothere not found \(--config-dir\)"):
+        preflight(["--config-dir", str(tmp_path / "nothere"), "seed=1"])
+
+
 def test_a_twin_file_that_is_not_a_twin_stops_before_any_run(tmp_path):
     junk = tmp_path / "twin.npz"
     junk.write_bytes(bytes(range(256)) * 4)
