@@ -21,6 +21,7 @@ from typing import Any
 
 from hydra.errors import ConfigCompositionException
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 
 class ConfigError(ValueError):
@@ -253,7 +254,12 @@ def validate(cfg: DictConfig) -> Config:
     relations between settings (e.g. a style mix that matches the list of styles).
     """
     cfg = with_schema(cfg)
-    run = OmegaConf.to_object(cfg)
+    try:
+        run = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as exc:  # e.g. strategy=[]: no config chosen from the group
+        key = exc.full_key
+        fix = "pick one, e.g. strategy=none" if key == "strategy" else f"give {key} a value"
+        raise ConfigError(f"{key} is not set: {fix}") from None
     _walk(Config, run, "")  # the plain objects: reading DictConfig nodes one by one is slow
     store = cfg.store
     if len(store.style_mix) != len(store.styles):

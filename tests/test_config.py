@@ -91,6 +91,7 @@ def test_impossible_calendar_date_is_rejected():
         (["customers=abc"], "customers=abc"),
         (["strategy=blanket", "strategy.channel=fax"], "unknown channel 'fax'"),
         (["seed=1,2"], "seed=1,2 is a sweep: add -m"),  # Hydra's own answer is six lines
+        (["strategy=[]"], "strategy is not set: pick one, e.g. strategy=none"),
     ],
 )
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
