@@ -112,7 +112,7 @@ def _seed_ends(override: str) -> str:
         return override
     try:
         seeds = [int(v) for v in parsed.sweep_string_iterator()]
-    except ValueError:
+    except (ValueError, HydraException):  # not numbers, or a glob(): checked as they are
         return override
     return f"seed={min(seeds)},{max(seeds)}" if len(seeds) > 1 else override
 

@@ -188,3 +188,9 @@ def test_the_reports_baseline_must_run_in_the_sweep_or_the_earlier_one(tmp_path)
     _earlier_sweep(sweep, ["none", "blanket"])  # a rerun of blanket: none ran before
     rerun = ["experiment=compare", "strategy=blanket", "seed=1", f"hydra.sweep.dir={sweep}"]
     preflight([*rerun, "hydra.sweep.subdir=1"])
+
+
+@pytest.mark.parametrize("sweep", ["strategy=glob(*)", "seed=glob(*)"])
+def test_a_glob_sweep_is_refused_in_one_line(sweep):
+    with pytest.raises(ConfigError, match=r"glob\(\) sweeps are not supported: list the values"):
+        preflight(["-m", "experiment=compare", sweep])
