@@ -190,9 +190,16 @@ def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, CleaningReport]:
 
 def _lines_after(args: argparse.Namespace, cutoff: pd.Timestamp) -> tuple[int, str]:
     """How many file rows are dated after `cutoff`, and 'lines a, b, c and k more'."""
-    if args.format == "cdnow":
-        raw = pd.read_csv(args.transactions, sep=r"\s+", header=None, usecols=[2], dtype=str)
-        text, first_line, fmt = raw[2], 1, "%Y%m%d"
+    if args.format == "cdnow":  # whitespace separated: pandas would skip blank lines
+        rows = [
+            (number, fields[2] if len(fields) > 2 else "")
+            for number, line in enumerate(
+                args.transactions.read_text(errors="replace").split("\n"), 1
+            )
+            if (fields := line.split())
+        ]
+        line_of, text = np.array([r[0] for r in rows]), pd.Series([r[1] for r in rows], dtype=str)
+        fmt = "%Y%m%d"
     else:
         raw = pd.read_csv(
             args.transactions,
@@ -202,9 +209,10 @@ def _lines_after(args: argparse.Namespace, cutoff: pd.Timestamp) -> tuple[int, s
             skip_blank_lines=False,
             encoding="utf-8-sig",
         )
-        text, first_line, fmt = raw[args.date_col].str.strip(), 2, args.date_format
+        text, fmt = raw[args.date_col].str.strip(), args.date_format
+        line_of = np.arange(len(raw)) + 2  # blank lines kept: after the header, row i is line i+2
     date = parse_dates(text, fmt)
-    lines = np.flatnonzero((date.dt.normalize() > cutoff).to_numpy()) + first_line
+    lines = line_of[(date.dt.normalize() > cutoff).to_numpy()]
     shown = ", ".join(map(str, lines[:5]))
     more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
     return len(lines), f"line{'s' if len(lines) > 1 else ''} {shown}{more}"

@@ -342,6 +342,16 @@ def test_rows_after_the_calibration_end_need_a_holdout(capsys, export, tmp_path)
     assert not (tmp_path / "o").exists()
 
 
+def test_rows_after_the_calibration_end_are_named_by_line_in_a_cdnow_file_with_blank_lines(
+    capsys, tmp_path
+):
+    path = tmp_path / "cdnow.txt"
+    path.write_text("\n\n 00001 0001 19970101  1   10.00\n\n 00001 0001 19971212  2   26.48\n")
+    args = ["--format", "cdnow", "--calibration-end", "1997-09-30", "--out", tmp_path / "o"]
+    err = one_line_error(capsys, path, *args)
+    assert "1 row is dated after --calibration-end 1997-09-30 (line 5;" in err
+
+
 def test_calibration_end_before_all_data(capsys, export, tmp_path):
     err = one_line_error(capsys, export, "--calibration-end", "2024-12-31", "--out", tmp_path / "o")
     assert "no transactions on or before --calibration-end 2024-12-31" in err
