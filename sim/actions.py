@@ -32,6 +32,14 @@ class Offer:
         object.__setattr__(self, "min_spend", number("offer min_spend", self.min_spend))
         object.__setattr__(self, "expiry_days", whole("offer expiry_days", self.expiry_days, 1))
 
+    @classmethod
+    def optional(cls, discount: float, min_spend: float, expiry_days: int) -> Offer | None:
+        """The coupon a strategy's settings describe, or None for a discount of 0 (a message
+        with no offer); a negative or NaN discount is refused, not read as "no offer"."""
+        if number("offer discount", discount, 0, 1) == 0:
+            return None
+        return cls(discount, min_spend, expiry_days)
+
 
 @dataclass
 class MessageBatch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.actions import Actions, MessageBatch, Offer
-from sim.config import number, whole
+from sim.config import whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy, require_channel
 
@@ -31,8 +31,7 @@ class Blanket(Strategy):
     ) -> None:
         self.channel = channel
         self.every_days = whole("every_days", every_days, 1)
-        discount = number("discount", discount, 0, 1)
-        self.offer = Offer(discount, min_spend, expiry_days) if discount > 0 else None
+        self.offer = Offer.optional(discount, min_spend, expiry_days)
 
     def check(self, channels: list[str], styles: list[str]) -> None:
         require_channel(self.channel, channels)

@@ -49,13 +49,10 @@ class Message:
         self.channels = [self.channels] if isinstance(self.channels, str) else list(self.channels)
         if not self.channels:
             raise ValueError(f"{self.campaign}: give at least one channel")
-        self.discount = number(f"{self.campaign} discount", self.discount, 0, 1)
-        self._offer = None
-        if self.discount > 0:
-            try:
-                self._offer = Offer(self.discount, self.min_spend, self.expiry_days)
-            except ValueError as exc:
-                raise ValueError(f"{self.campaign}: {exc}") from None
+        try:
+            self._offer = Offer.optional(self.discount, self.min_spend, self.expiry_days)
+        except ValueError as exc:
+            raise ValueError(f"{self.campaign}: {exc}") from None
 
     @property
     def offer(self) -> Offer | None:
