@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, IntervalSweep
 from hydra.errors import HydraException
@@ -19,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from experiments.aggregate import read_plan
+from experiments.aggregate import read_file, read_plan
 from experiments.configdir import searchpath_override, split_config_dir
 from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
@@ -185,11 +184,9 @@ def _earlier_jobs(sweep_dir: Path) -> dict[str, list[str]]:
         return {str(job["num"]): job["overrides"] for job in plan["jobs"]}
     ran = {}
     for record in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
-        try:
-            overrides = yaml.safe_load(record.read_text())
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            overrides = None  # a damaged record: the folder holds a job all the same
-        ran[record.parent.parent.name] = [str(o) for o in overrides or [] if isinstance(o, str)]
+        job = record.parent.parent  # a damaged record: the folder holds a job all the same
+        overrides = read_file(job, ".hydra/overrides.yaml", list, []) or []
+        ran[job.name] = [str(o) for o in overrides]
     return ran
 
 
