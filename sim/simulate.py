@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from sim import kpis, uplift
 from sim.config import ConfigError, validate, with_schema
 from sim.model import StoreModel
+from strategies.base import check_settings
 from strategies.caps import Capped
 
 
@@ -70,12 +71,11 @@ def _instantiate(node: DictConfig, what: str) -> Any:
 def check_strategy(strategy: Any, cfg: DictConfig, what: str = "strategy") -> None:
     """Let the strategy (or the cap) refuse settings the store cannot honour, before
     anything runs; `what` names the config group in the message."""
-    check = getattr(strategy, "check", None)
-    if callable(check):
-        try:
-            check(list(cfg.channels.keys()), list(cfg.store.styles))
-        except ValueError as exc:
-            raise ConfigError(f"{what}: {exc}") from None
+    events = [event.name for event in cfg.store.calendar]
+    try:
+        check_settings(strategy, list(cfg.channels.keys()), list(cfg.store.styles), events)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
 
 
 def simulate(

@@ -8,7 +8,9 @@ no hidden trait, so a strategy can only act on what a real store could know.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from typing import Any
 
 from sim.actions import Actions
 from sim.ledger import ObservableView
@@ -21,10 +23,27 @@ class Strategy(ABC):
     def decide(self, view: ObservableView) -> Actions:
         """Today's messages, advisor calls and loyalty updates."""
 
-    def check(self, channels: list[str], styles: list[str]) -> None:
-        """Raise ValueError for settings the store cannot honour (e.g. an unknown channel),
-        before the run starts. Optional: a strategy without it is checked as it runs."""
+    def check(
+        self, channels: list[str], styles: list[str], events: list[str] | None = None
+    ) -> None:
+        """Raise ValueError for settings the store cannot honour (an unknown channel, style or
+        calendar event), before the run starts. Optional: a strategy without it is checked as
+        it runs, and one that takes no `events` is called without them."""
         return None
+
+
+def check_settings(
+    part: Any, channels: list[str], styles: list[str], events: list[str] | None
+) -> None:
+    """Run `part.check` if it has one, with the store's calendar `events` when it takes them:
+    a strategy written for `check(channels, styles)` keeps working."""
+    check = getattr(part, "check", None)
+    if not callable(check):
+        return
+    if "events" in inspect.signature(check).parameters:
+        check(channels, styles, events=events)
+    else:
+        check(channels, styles)
 
 
 def require_channel(channel: str, channels: list[str]) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from sim.actions import Actions, MessageBatch
 from sim.config import whole
 from sim.ledger import NEVER, ObservableView
-from strategies.base import Strategy, require_channel
+from strategies.base import Strategy, check_settings, require_channel
 from strategies.segments import STAGES, Lifecycle
 
 ALL = -1  # scope key of a cap over all channels together
@@ -335,10 +335,10 @@ class Capped(Strategy):
         self.strategy = strategy
         self.cap = cap if isinstance(cap, FrequencyCap) else FrequencyCap(**cap)
 
-    def check(self, channels: list[str], styles: list[str]) -> None:
-        check = getattr(self.strategy, "check", None)
-        if callable(check):
-            check(channels, styles)
+    def check(
+        self, channels: list[str], styles: list[str], events: list[str] | None = None
+    ) -> None:
+        check_settings(self.strategy, channels, styles, events)
         self.cap.check(channels, styles)
 
     def decide(self, view: ObservableView) -> Actions:

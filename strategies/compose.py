@@ -18,7 +18,7 @@ import numpy as np
 from sim.actions import Actions, MessageBatch, Offer
 from sim.config import number, whole
 from sim.ledger import ObservableView
-from strategies.base import Strategy, require_channel
+from strategies.base import Strategy, check_settings, require_channel
 from strategies.segments import favourite_style
 
 
@@ -201,11 +201,11 @@ class Combine(Strategy):
             raise ValueError("Combine needs at least one part")
         self.parts = dict(parts)
 
-    def check(self, channels: list[str], styles: list[str]) -> None:
+    def check(
+        self, channels: list[str], styles: list[str], events: list[str] | None = None
+    ) -> None:
         for part in self.parts.values():
-            check = getattr(part, "check", None)
-            if callable(check):
-                check(channels, styles)
+            check_settings(part, channels, styles, events)
 
     def decide(self, view: ObservableView) -> Actions:
         out = Actions()

@@ -78,9 +78,17 @@ class Loyalty(Strategy):
         self._last_event: str | None = None
         self._started = False
 
-    def check(self, channels: list[str], styles: list[str]) -> None:
+    def check(
+        self, channels: list[str], styles: list[str], events: list[str] | None = None
+    ) -> None:
         for m in (self.voucher, self.arrival_preview, *filter(None, self.coupons)):
             m.check(channels)
+        unknown = sorted(self.arrival_events - set(events)) if events is not None else []
+        if unknown:
+            raise ValueError(
+                f"arrival_events: the store's calendar has no event '{unknown[0]}': "
+                + (f"choose from {', '.join(events)}" if events else "give arrival_events=[]")
+            )
 
     def tier_of(self, spend: np.ndarray) -> np.ndarray:
         """Tier reached with this cumulative spend (0: none)."""

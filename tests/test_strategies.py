@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sim import kpis
+from sim.actions import Actions
 from sim.ledger import ObservableView
 from sim.model import StoreModel
 from strategies.blanket import Blanket
@@ -321,10 +322,43 @@ def test_strategy_settings_are_checked_before_the_run():
         (["strategy=winback", "strategy.ladder.last_call.after_days=400"], "max_silence"),
         (["strategy=loyalty", "strategy.tier_discount=[0.1]"], "one discount per tier"),
         (["cap=weekly", "cap.limits.sms.channel=fax"], "fax"),
+        # a misspelt event would silently never open the members' preview
+        (["strategy=loyalty", "strategy.arrival_events=[spring_arrival]"], "'spring_arrival'"),
+        (["strategy=loyalty", "cap=weekly", "store.calendar=[]"], r"give arrival_events=\[\]"),
     ]:
         cfg = compose(bad)
         with pytest.raises(ConfigError, match=message):
             build_strategy(cfg.strategy, cfg)
+
+
+def test_check_gets_the_calendar_only_when_it_asks_for_it():
+    """Parts of a capped combination see the store's events; a strategy written for
+    `check(channels, styles)` is called as before."""
+    from sim.config import ConfigError, compose
+    from sim.simulate import check_strategy
+
+    seen = {}
+
+    class TwoArguments:
+        def decide(self, view):
+            return Actions()
+
+        def check(self, channels, styles):
+            seen["styles"] = styles
+
+    class WithEvents(TwoArguments):
+        def check(self, channels, styles, events=None):
+            seen["events"] = events
+
+    cfg = compose(["strategy=none"])
+    combined = Combine({"a": WithEvents(), "b": TwoArguments()})
+    check_strategy(Capped(combined, FrequencyCap()), cfg)
+    assert seen["styles"] == list(cfg.store.styles)
+    assert seen["events"] == [event.name for event in cfg.store.calendar]
+    assert "double_eleven" in seen["events"]
+    misspelt = Combine({"loyalty": Loyalty(arrival_events=["autumn_arrival"])})
+    with pytest.raises(ConfigError, match="no event 'autumn_arrival': choose from"):
+        check_strategy(Capped(misspelt, FrequencyCap()), cfg)
 
 
 @pytest.mark.parametrize(
