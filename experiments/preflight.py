@@ -34,7 +34,7 @@ def preflight(argv: list[str]) -> None:
     folder are found as Hydra will find them."""
     config_dir, argv = split_config_dir(argv)
     search = [searchpath_override(config_dir)] if config_dir else []
-    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    overrides = [a for a in argv if ("=" in a or a.startswith("~")) and not a.startswith("-")]
     parsed = list(zip(overrides, _parse(overrides), strict=True))
     plain = [text for text, override in parsed if not override.is_sweep_override()]
     composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below

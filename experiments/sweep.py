@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -100,6 +101,10 @@ def compose_with_hydra(overrides: list[str]) -> DictConfig:
                     f"{plugin} is an optional plugin: install it with pip install -e "
                     f"'.[{extra}]' (see the README)"
                 ) from None
+        removed = re.match(r"Error merging override ~([\w.]+)", str(exc))
+        if removed and "does not support deletion" in str(exc.__cause__ or exc):
+            key = removed[1]
+            raise ConfigError(f"~{key}: {key} cannot be removed: set its value instead") from None
         raise
 
 

@@ -220,6 +220,8 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
         raise ConfigError(f"{prefix}{unknown[0]} is not a setting: {fix}")
     for f in dataclasses.fields(schema):
         key, value, kind = f"{prefix}{f.name}", getattr(node, f.name), hints[f.name]
+        if isinstance(value, str) and value == MISSING:  # removed on the command line (~key)
+            raise ConfigError(f"{key} is not set: give {key} a value instead of removing it")
         lo, hi = f.metadata.get("range", (None, None))
         if isinstance(value, int | float) and not isinstance(value, bool):
             out = not math.isfinite(value)
@@ -237,6 +239,15 @@ def _walk(schema: type, node: Any, prefix: str) -> None:
         elif typing.get_origin(kind) is dict and dataclasses.is_dataclass(typing.get_args(kind)[1]):
             for name, item in value.items():
                 _walk(typing.get_args(kind)[1], item, f"{key}.{name}.")
+
+
+# config groups a run needs, and the option the built-in config picks (configs/config.yaml)
+GROUP_DEFAULTS = {
+    "population": "default",
+    "store": "default",
+    "channels": "default",
+    "strategy": "none",
+}
 
 
 def with_schema(cfg: DictConfig) -> DictConfig:
@@ -258,8 +269,8 @@ def validate(cfg: DictConfig) -> Config:
         run = OmegaConf.to_object(cfg)
     except MissingMandatoryValue as exc:  # e.g. strategy=[]: no config chosen from the group
         key = exc.full_key
-        fix = "pick one, e.g. strategy=none" if key == "strategy" else f"give {key} a value"
-        raise ConfigError(f"{key} is not set: {fix}") from None
+        fix = f"pick one, e.g. {key}={GROUP_DEFAULTS[key]}" if key in GROUP_DEFAULTS else ""
+        raise ConfigError(f"{key} is not set: {fix or f'give {key} a value'}") from None
     _walk(Config, run, "")  # the plain objects: reading DictConfig nodes one by one is slow
     store = cfg.store
     if len(store.style_mix) != len(store.styles):

@@ -92,6 +92,10 @@ def test_impossible_calendar_date_is_rejected():
         (["strategy=blanket", "strategy.channel=fax"], "unknown channel 'fax'"),
         (["seed=1,2"], "seed=1,2 is a sweep: add -m"),  # Hydra's own answer is six lines
         (["strategy=[]"], "strategy is not set: pick one, e.g. strategy=none"),
+        # removing a setting (~key): the run would fail mid-way, or Hydra answers in six lines
+        (["~seed"], "seed is not set: give seed a value instead of removing it"),
+        (["~store"], "store is not set: pick one, e.g. store=default"),
+        (["~store.staff"], "~store.staff: store.staff cannot be removed: set its value instead"),
     ],
 )
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
