@@ -64,7 +64,11 @@ def _instantiate(node: DictConfig, what: str) -> Any:
     try:
         return instantiate(node, _convert_="all")
     except InstantiationException as exc:
-        reason = str(exc.__cause__ or exc).strip().splitlines()[-1]
+        lines = str(exc.__cause__ or exc).strip().splitlines()
+        reason = [line for line in lines if not line.startswith("full_key:")][-1]
+        if "Expected a callable target" in reason and "of type 'module'" in reason:
+            target = node.get("_target_")
+            reason = f"{target} is a module: give the class in it ({target}.<ClassName>)"
         raise ConfigError(f"{what} could not be built: {reason}") from None
 
 

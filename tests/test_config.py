@@ -96,6 +96,8 @@ def test_impossible_calendar_date_is_rejected():
         (["~seed"], "seed is not set: give seed a value instead of removing it"),
         (["~store"], "store is not set: pick one, e.g. store=default"),
         (["~store.staff"], "~store.staff: store.staff cannot be removed: set its value instead"),
+        (["strategy._target_=strategies.none"], "strategies.none is a module: give the class"),
+        (["strategy._target_=strategies.nope.X"], "'nope' is importable from module 'strategies'"),
     ],
 )
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
