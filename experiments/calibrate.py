@@ -173,6 +173,10 @@ def warn(message: str) -> None:
 def _read(args: argparse.Namespace) -> tuple[pd.DataFrame, CleaningReport]:
     if args.transactions.is_dir():
         raise ValueError(f"{args.transactions} is a folder: give the transaction export file")
+    if args.transactions.exists() and not args.transactions.is_file():  # a pipe, a device
+        raise ValueError(
+            f"{args.transactions} is not a regular file: save the export to a file and give that"
+        )
     if not args.transactions.is_file():
         raise FileNotFoundError(f"{args.transactions} not found: give the transaction export")
     if args.format == "cdnow":
@@ -835,6 +839,13 @@ def _check_out(out: Path, overwrite: bool, transactions: Path) -> None:
         )
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is put straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _commit(stage: Path, out: Path) -> None:
     """Move the finished outputs into place (a rename: never half a folder)."""
     if out.is_dir() and any(out.iterdir()):
@@ -898,6 +909,7 @@ def calibrate(args: argparse.Namespace) -> Path:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    stage.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would hide the calibration from the team
     try:
         (stage / "population").mkdir()
         (stage / "store").mkdir()

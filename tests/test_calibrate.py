@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +184,15 @@ def store_out(tmp_path_factory) -> tuple[Path, str, pd.DataFrame]:
     return out, log, rows
 
 
+def test_the_output_folder_is_as_open_as_any_new_folder(store_out):
+    """Not mkdtemp's 0700: the team reads the calibration (here under pytest's umask)."""
+    out = store_out[0]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((out / "population").stat().st_mode) == 0o777 & ~mask
+
+
 def test_cleaning_is_accounted_for(store_out):
     _, log, _ = store_out
     assert "dropped 8 exact duplicate rows" in log
@@ -324,6 +335,14 @@ def test_a_folder_given_as_the_export_is_named_as_a_folder(capsys, tmp_path):
         capsys, tmp_path, "--calibration-end", "2025-06-30", "--out", tmp_path / "o"
     )
     assert f"{tmp_path} is a folder: give the transaction export file" in err
+
+
+def test_a_pipe_given_as_the_export_is_named_as_no_regular_file(capsys, tmp_path):
+    os.mkfifo(tmp_path / "export.csv")  # read once, it would be gone for the second read
+    err = one_line_error(
+        capsys, tmp_path / "export.csv", "--calibration-end", "2025-06-30", "--out", tmp_path / "o"
+    )
+    assert "export.csv is not a regular file: save the export to a file" in err
 
 
 def test_empty_file_is_refused(capsys, tmp_path):
