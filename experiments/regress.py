@@ -220,11 +220,17 @@ def _is_number(value: Any) -> bool:
 def _overrides(value: Any, what: str, bad: Callable[[str], ConfigError]) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(o, str) and "=" in o for o in value):
+    if not isinstance(value, list) or not all(
+        isinstance(o, str) and ("=" in o or o.startswith("~")) for o in value
+    ):
         raise bad(f"{what} must be a list of overrides key=value, e.g. [strategy=blanket]")
-    seed = next((o for o in value if o.lstrip("+~").split("=", 1)[0] == "seed"), None)
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in value]
+    seed = next((o for o, key in zip(value, keys, strict=True) if key == "seed"), None)
     if seed:
         raise bad(f"{what} sets {seed}: the seeds come from `seeds:`, remove the override")
+    hydra = next((o for o, key in zip(value, keys, strict=True) if key.startswith("hydra")), None)
+    if hydra:  # the scenarios run in this process: Hydra's settings would be ignored
+        raise bad(f"{what} sets {hydra}: scenarios run without Hydra's folders, remove it")
     return list(value)
 
 

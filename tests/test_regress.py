@@ -196,6 +196,25 @@ def test_a_baseline_from_another_numpy_is_named_in_the_failure(tmp_path):
     assert "identical random streams only within one version" in out
 
 
+def test_a_scenario_can_remove_a_setting(tmp_path):
+    """`~cap` takes the common frequency cap off one scenario: the plain blanket, run for run."""
+    from sim.config import compose
+    from sim.simulate import simulate
+
+    doc = {**SMALL, "common": [*SMALL["common"], "cap=weekly"]}
+    doc["scenarios"] = {"capped": ["strategy=blanket"], "uncapped": ["strategy=blanket", "~cap"]}
+    baseline = tmp_path / "baseline.json"
+    status, out, err = regress_cli(
+        "--scenarios", write_yaml(tmp_path / "s.yaml", doc), "--baseline", baseline, "--update"
+    )
+    assert status == 0, out + err
+    runs = json.loads(baseline.read_text())["runs"]
+    plain = simulate(compose([*SMALL["common"], "strategy=blanket", "seed=1"])).metrics
+    assert runs["uncapped"]["1"]["messages_sent"] == plain["messages_sent"]
+    assert runs["uncapped"]["1"]["net_profit"] == pytest.approx(plain["net_profit"], rel=1e-12)
+    assert runs["capped"]["1"]["messages_sent"] < plain["messages_sent"]
+
+
 def test_claims_that_cannot_hold_fail(tmp_path):
     doc = {
         **SMALL,
@@ -268,6 +287,16 @@ BAD = [
     ("unknown_setting", {**SMALL, "common": ["customerz=5"]}, "customerz"),
     ("out_of_range", {**SMALL, "common": ["customers=-5"]}, "customers=-5 is out of range"),
     ("seed_override", {**SMALL, "common": ["seed=4"]}, "the seeds come from `seeds:`"),
+    (
+        "hydra_setting",  # ignored in process: the file would say what never happens
+        {**SMALL, "common": ["customers=300", "hydra.run.dir=runs"]},
+        "common sets hydra.run.dir=runs: scenarios run without Hydra's folders, remove it",
+    ),
+    (
+        "removed_setting",
+        {**SMALL, "scenarios": {"x": ["~customers"]}},
+        "scenario x: customers is not set: give customers a value instead of removing it",
+    ),
     (
         "unknown_scenario",
         {
