@@ -9,6 +9,7 @@ would read, and that a rerun into an earlier sweep's folder replaces only the jo
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -46,7 +47,7 @@ def preflight(argv: list[str]) -> None:
             "(or write a list as key=[a,b])"
         )
     _check_hydra_settings(composed.hydra, multirun)
-    twins: set[str] = set()
+    twins: set[tuple[str, str]] = set()
     strategies: set[str] = set()
     for variant in _variants(config_sweeps(overrides, composed)):
         strategies |= {v.split("=", 1)[1] for v in variant if v.startswith("strategy=")}
@@ -54,9 +55,9 @@ def preflight(argv: list[str]) -> None:
         validate(cfg)
         build_strategy(cfg.strategy, cfg)
         twin = cfg.population.twin_file if cfg.population.kind == "twin" else None
-        if twin and twin not in twins:  # before Hydra makes a run folder for nothing
-            read_twin(twin)
-            twins.add(twin)
+        if twin and (twin, cfg.store.start_date) not in twins:  # before Hydra makes a folder
+            _warn_on_calendar_shift(twin, str(cfg.store.start_date))
+            twins.add((twin, cfg.store.start_date))
         if cfg.get("validate") is not None:
             from experiments.validate import check
 
@@ -64,6 +65,20 @@ def preflight(argv: list[str]) -> None:
     if multirun:
         _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
         _check_baseline(composed, strategies)
+
+
+def _warn_on_calendar_shift(twin: str, start_date: str) -> None:
+    """Read the twin file (its problems stop the run here) and say so when the store starts on
+    another day than the twin's day 0: allowed (a deliberate shift), but with the default
+    store's date the seasons would fall on the wrong days of the customers' histories."""
+    day0 = read_twin(twin).start_date.isoformat()
+    if day0 != start_date:
+        print(
+            f"retail-sim: warning: the twin's day 0 is {day0} but store.start_date is "
+            f"{start_date}: the calendar's events fall on the store's dates; use "
+            f"store=calibrated from the twin's folder, or store.start_date={day0}",
+            file=sys.stderr,
+        )
 
 
 def _variants(overrides: list[str]) -> list[list[str]]:

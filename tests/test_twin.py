@@ -139,6 +139,24 @@ def test_twin_run_takes_its_size_and_record_from_the_file(tmp_path):
     assert np.array_equal(record.first_purchase_day, h.first_purchase_day)
 
 
+def test_a_store_that_starts_on_another_day_than_the_twin_is_warned_of(tmp_path, capsys):
+    """The run goes on (a shift may be deliberate), but the seasons would fall on other days
+    of the customers' histories than they did."""
+    from experiments.preflight import preflight
+
+    path = tmp_path / "twin.npz"
+    save_twin(path, _history(n=50))
+    day0 = read_twin(path).start_date.isoformat()
+    twin = ["population.kind=twin", f"population.twin_file={path}", "days=5"]
+    preflight([*twin, "store.start_date=2025-01-01"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("retail-sim: warning: ")
+    assert f"the twin's day 0 is {day0} but store.start_date is 2025-01-01" in err
+    assert f"store.start_date={day0}" in err
+    preflight([*twin, f"store.start_date={day0}"])
+    assert capsys.readouterr().err == ""
+
+
 def test_twin_with_other_styles_than_the_store_is_refused(tmp_path):
     path = tmp_path / "twin.npz"
     save_twin(path, _history(n=50, styles=3))
