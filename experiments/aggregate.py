@@ -48,10 +48,10 @@ PER_CUSTOMER = {
     "messages_per_customer": "messages_sent",
 }
 DERIVED_GLOSSARY = {
-    "net_profit_per_customer": "net profit / customers",
-    "revenue_per_customer": "revenue / customers",
-    "marketing_cost_per_customer": "marketing cost / customers",
-    "messages_per_customer": "messages sent / customers",
+    "net_profit_per_customer": "net profit / customers on record on day 0",
+    "revenue_per_customer": "revenue / customers on record on day 0",
+    "marketing_cost_per_customer": "marketing cost / customers on record on day 0",
+    "messages_per_customer": "messages sent / customers on record on day 0",
 }
 KPIS = [*GLOSSARY, *PER_CUSTOMER]
 
@@ -344,11 +344,16 @@ def scenario_label(scenario: dict[str, str]) -> str:
 
 # ---------------------------------------------------------------------------- summary
 def per_customer(metrics: dict[str, Any]) -> dict[str, float]:
-    """Totals per customer; nan for a total the metrics lack (a run from before that KPI
-    existed), not the zero it would read as."""
-    customers = _number(metrics.get("customers"))
+    """Totals per customer on record on day 0; nan for a total the metrics lack (a run from
+    before that KPI existed), not the zero it would read as.
+
+    Day 0's customers are the same in every run of a seed whatever the policy, so the
+    difference per customer is the difference of the totals, scaled. The customers at the end
+    would not do: a policy that annoys customers brings fewer referred friends, and its
+    profit, spread over fewer customers, would look larger than it is."""
+    customers = _number(metrics.get("customers")) - _number(metrics.get("new_customers"))
     return {
-        name: (_number(metrics.get(total)) / customers if customers else math.nan)
+        name: (_number(metrics.get(total)) / customers if customers > 0 else math.nan)
         for name, total in PER_CUSTOMER.items()
     }
 

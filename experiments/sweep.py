@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import re
 import sys
@@ -33,7 +34,7 @@ from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.aggregate import ERROR, PLAN
+from experiments.aggregate import ERROR, PLAN, per_customer
 from experiments.errors import USER_ERRORS, one_line
 from sim.config import ConfigError, compose
 
@@ -250,10 +251,9 @@ class SweepReport(Callback):
             (out / ERROR).unlink(missing_ok=True)  # a rerun that worked
             metrics = _read_metrics(out)
             value = ""
-            if metrics and metrics.get("customers"):
-                value = (
-                    f": net profit per customer {metrics['net_profit'] / metrics['customers']:,.2f}"
-                )
+            profit = per_customer(metrics)["net_profit_per_customer"] if metrics else math.nan
+            if math.isfinite(profit):
+                value = f": net profit per customer {profit:,.2f}"
             line = f"{label}{value}"
         took = time.time() - getattr(self, "_job_started", time.time())
         print(f"{_counter(sweep_dir)} {line} ({took:.1f} s)", flush=True)

@@ -38,6 +38,7 @@ import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from experiments.aggregate import per_customer
 from experiments.errors import one_line
 from experiments.run import write_atomic
 from experiments.stats import mean_interval, paired_difference
@@ -653,7 +654,8 @@ def measure_holdout(strategy: list[RunData], none: list[RunData]) -> dict:
 
 
 def _per_customer(metrics: dict[str, Any]) -> float:
-    return metrics["net_profit"] / metrics["customers"] if metrics["customers"] else math.nan
+    """Net profit per customer on record on day 0, as the report counts it."""
+    return per_customer(metrics)["net_profit_per_customer"]
 
 
 def judge_holdout(m: dict, strategy: str, holdout: float, source: str) -> CheckResult:

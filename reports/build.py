@@ -110,7 +110,7 @@ def compare_body(
         parts.append('<p class="finding">No run of this sweep has finished yet.</p>')
     else:
         parts.append(
-            '<p class="finding">' + h.finding(summary, comparison, baseline, holdout, days) + "</p>"
+            '<p class="finding">' + h.finding(summary, comparison, baseline, days) + "</p>"
         )
         parts.append(
             '<p class="note">Intervals are 95% intervals over the simulated repeats (seeds): they '
@@ -120,13 +120,13 @@ def compare_body(
             "promise of what a store will earn.</p>"
         )
         parts.append("<h2>The policies side by side</h2>")
-        parts.append(h.key_numbers(summary, comparison, order, baseline, holdout))
+        parts.append(h.key_numbers(summary, comparison, order, baseline))
         parts.append(
-            f'<p class="note">Per customer: over the {days} days, per customer on record '
-            "(day-0 base plus newcomers) among those the policy reached; the whole-base figure "
-            'scales it to every customer including the holdout. "Beat" counts the seeds on '
-            "which the policy earned more than the baseline on the very same simulated "
-            "customers.</p>"
+            f'<p class="note">Per customer: over the {days} days, the store\'s total (what '
+            "newcomers and referred friends bring included) per customer on record on day 0, "
+            "outside the holdout; the whole-base figure scales it to every day-0 customer, "
+            'holdout included. "Beat" counts the seeds on which the policy earned more than '
+            "the baseline, starting from the very same simulated customers.</p>"
         )
         parts.append(
             h.figure(
@@ -492,15 +492,7 @@ def tune_body(
                 "validation",
             )
         )
-        parts.append(
-            h.key_numbers(
-                vsummary,
-                vcomp,
-                order,
-                baseline,
-                float(_representative_config(vjobs, baseline).get("holdout", 0)),
-            )
-        )
+        parts.append(h.key_numbers(vsummary, vcomp, order, baseline))
     if not trials.empty:
         parts.append("<h2>The search</h2>")
         parts.append(

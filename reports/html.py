@@ -88,17 +88,20 @@ def wins_over_baseline(summary: pd.DataFrame, strategy: str, baseline: str, scen
     return int((a.loc[seeds] > b.loc[seeds]).sum()), len(seeds)
 
 
-def base_size(summary: pd.DataFrame, holdout: float, scenario: str = "") -> float:
-    """Customers on record at the end, holdout included (the treated arm scaled up)."""
+def base_size(summary: pd.DataFrame, scenario: str = "") -> float:
+    """Customers on record on day 0, holdout included: the base the per-customer figures are
+    counted on (the same for every policy of a seed)."""
     done = summary[(summary["status"] == "done") & (summary["scenario"] == scenario)]
-    return float(done["customers"].mean()) / max(1.0 - holdout, 1e-9)
+    day0 = done["customers"] - done["new_customers"]
+    if "holdout_customers" in done:
+        day0 += (done["holdout_customers"] - done["holdout_new_customers"]).fillna(0)
+    return float(day0.mean())
 
 
 def finding(
     summary: pd.DataFrame,
     comparison: pd.DataFrame,
     baseline: str,
-    holdout: float,
     days: int,
     scenario: str = "",
 ) -> str:
@@ -116,7 +119,7 @@ def finding(
     ranked = others.sort_values("diff", ascending=False)
     best, row = ranked.index[0], ranked.iloc[0]
     n = int(row["n_pairs"])
-    base = base_size(summary, holdout, scenario)
+    base = base_size(summary, scenario)
     seeds_word = "simulated repeat" if n == 1 else "simulated repeats"
     optout, messages = (
         kpi_rows(comparison, "opt_out_rate", scenario),
@@ -199,7 +202,7 @@ def finding(
 
 
 def key_numbers(
-    summary: pd.DataFrame, comparison: pd.DataFrame, order: list[str], baseline: str, holdout: float
+    summary: pd.DataFrame, comparison: pd.DataFrame, order: list[str], baseline: str
 ) -> str:
     profit = kpi_rows(comparison, NPC)
     get = {
@@ -213,7 +216,7 @@ def key_numbers(
             "marketing_cost_per_customer",
         )
     }
-    base = base_size(summary, holdout)
+    base = base_size(summary)
     rows = []
     for name in order:
         if name not in profit.index:

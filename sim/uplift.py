@@ -1,19 +1,20 @@
 """Uplift against the holdout: what the strategy changed, per customer, with 95% intervals.
 
 The holdout (`holdout=0.1`) is a random share of customers kept out of every action, so the
-difference between the arms' means estimates the strategy's average effect per customer.
-Every figure is "treated arm minus holdout arm":
+difference between the arms estimates the strategy's average effect per customer. Every
+figure is "treated arm minus holdout arm", and a ratio of sums in each arm, R = sum(y) /
+sum(x), with a delta-method normal 95% interval: R has variance var(y - R x) / (n mean(x)^2).
 
-- `net_profit_per_customer`, `revenue_per_customer`: difference of the arms' means of the
-  per-customer values (`sim.kpis.per_customer`), with a Welch (unequal variances) normal
-  95% interval: estimate +- 1.96 * sqrt(s_t^2 / n_t + s_h^2 / n_h).
+- `net_profit_per_customer`, `revenue_per_customer`: the arm's total (`sim.kpis.per_customer`
+  summed over everyone in the arm, newcomers and referred friends too) per customer of the
+  arm on record on day 0. Day 0's customers are the denominator because a policy does not
+  change them: one that annoys customers brings fewer friends, and its total spread over the
+  customers at the end would look larger per customer than it is.
 - `repurchase_rate`: difference of the arms' repurchase rates (customers who bought twice or
-  more / customers who bought, as in `sim.kpis`), a ratio of means in each arm, with a
-  delta-method normal interval: each arm's rate R = sum(y) / sum(x) has variance
-  var(y - R x) / (n mean(x)^2).
+  more / customers who bought, as in `sim.kpis`).
 - `incremental_roi`: (incremental margin - incremental cost) / incremental cost, where per
-  treated customer the incremental margin is the difference of the arms' mean gross profit
-  (list-price sales x gross margin) and the incremental cost the difference of their mean
+  day-0 customer the incremental margin is the difference of the arms' gross profit
+  (list-price sales x gross margin) and the incremental cost the difference of their
   marketing cost (messages + discounts + advisor time). It equals incremental net profit /
   incremental cost: 0.5 means each unit spent came back with 0.5 profit on top; -1 means
   the spend bought nothing. null when the treated arm was sent nothing or the incremental
@@ -47,7 +48,7 @@ def _interval(estimate: float, variance: float) -> dict[str, float | None]:
 
 
 def difference(treated: np.ndarray, holdout: np.ndarray) -> dict[str, float | None]:
-    """Difference of means with a Welch normal 95% interval."""
+    """Difference of means with a Welch normal 95% interval (e.g. visit rates of two groups)."""
     estimate = float(np.mean(treated) - np.mean(holdout)) if len(treated) and len(holdout) else 0.0
     if len(treated) < 2 or len(holdout) < 2:
         return _interval(estimate, np.inf)
@@ -74,15 +75,21 @@ def ratio_difference(
 
 
 def incremental_roi(
-    margin_t: np.ndarray, cost_t: np.ndarray, margin_h: np.ndarray, cost_h: np.ndarray
+    margin_t: np.ndarray,
+    cost_t: np.ndarray,
+    margin_h: np.ndarray,
+    cost_h: np.ndarray,
+    day0_t,
+    day0_h,
 ) -> float | None:
-    """(incremental margin - incremental cost) / incremental cost, per treated customer."""
-    if not len(margin_t) or not len(margin_h):
+    """(incremental margin - incremental cost) / incremental cost, per day-0 customer."""
+    n_t, n_h = float(day0_t.sum()), float(day0_h.sum())
+    if not n_t or not n_h:
         return None
-    cost = float(np.mean(cost_t) - np.mean(cost_h))
+    cost = float(cost_t.sum()) / n_t - float(cost_h.sum()) / n_h
     if cost <= 0:
         return None
-    margin = float(np.mean(margin_t) - np.mean(margin_h))
+    margin = float(margin_t.sum()) / n_t - float(margin_h.sum()) / n_h
     return (margin - cost) / cost
 
 
@@ -92,6 +99,7 @@ def compute(model: StoreModel, tallies: dict[str, np.ndarray] | None = None) -> 
     values = kpis.per_customer(model, tallies)
     h = model.outcome.holdout
     t = ~h
+    day0 = (np.arange(len(h)) < model.base_customers).astype(np.float64)
     bought = (values["transactions"] >= 1).astype(np.float64)
     repeated = (values["transactions"] >= 2).astype(np.float64)
     sent = int(model.ledger.record.messages[t].sum())
@@ -100,10 +108,16 @@ def compute(model: StoreModel, tallies: dict[str, np.ndarray] | None = None) -> 
         values["marketing_cost"][t],
         values["gross_profit"][h],
         values["marketing_cost"][h],
+        day0[t],
+        day0[h],
     )
+
+    def per_day0_customer(kpi: str) -> dict[str, float | None]:
+        return ratio_difference(values[kpi][t], day0[t], values[kpi][h], day0[h])
+
     return {
-        "net_profit_per_customer": difference(values["net_profit"][t], values["net_profit"][h]),
-        "revenue_per_customer": difference(values["revenue"][t], values["revenue"][h]),
+        "net_profit_per_customer": per_day0_customer("net_profit"),
+        "revenue_per_customer": per_day0_customer("revenue"),
         "repurchase_rate": ratio_difference(repeated[t], bought[t], repeated[h], bought[h]),
         "incremental_roi": roi if sent else None,
     }

@@ -108,6 +108,25 @@ def fabricate(sweep, effects: dict[str, float], base_configs, noise=0.05, seed=0
     return plan
 
 
+def test_profit_per_customer_is_counted_on_day_0s_customers(tmp_path, base_configs):
+    """The policy earns the same total but ends with fewer customers (it annoyed customers
+    who would have referred friends): no extra profit per customer, and the whole-base
+    figure is counted on the day-0 base, treated and holdout arms alike."""
+    num = 0
+    for s in SEEDS:
+        for strategy, customers, joined in (("none", 1000, 100), ("blanket", 950, 50)):
+            m = _metrics(80_000 / customers, customers=customers, new_customers=joined)
+            m["holdout"].update(customers=100, new_customers=10)
+            overrides = [f"seed={s}", f"strategy={strategy}"]
+            _job(tmp_path, num, overrides, m, config={**base_configs[strategy], "seed": s})
+            num += 1
+    _, summary, comparison = agg.aggregate(tmp_path)
+    profit = html.kpi_rows(comparison, "net_profit_per_customer").loc["blanket"]
+    assert profit["mean"] == pytest.approx(80_000 / 900)
+    assert profit["diff"] == pytest.approx(0.0, abs=1e-9)
+    assert html.base_size(summary) == 900 + 90
+
+
 def test_summary_has_one_row_per_job_and_lists_what_is_missing(tmp_path, base_configs):
     plan = fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
     # a failed job, one still running (no metrics, no error) and one never started
@@ -240,7 +259,7 @@ def test_the_strategy_comes_from_hydras_record_when_no_override_names_it(tmp_pat
 def _finding(tmp_path, effects, base_configs, noise):
     fabricate(tmp_path, effects, base_configs, noise=noise)
     _, summary, comparison = agg.aggregate(tmp_path)
-    return html.finding(summary, comparison, "none", holdout=0.1, days=365)
+    return html.finding(summary, comparison, "none", days=365)
 
 
 def test_finding_names_a_clear_winner_with_its_interval_and_cost(tmp_path, base_configs):
@@ -516,9 +535,11 @@ def test_the_tuned_strategy_is_the_one_the_trials_name(tmp_path):
 
 @pytest.mark.parametrize("customers", [None, 0, "many"])
 def test_per_customer_kpis_are_blank_without_a_customer_count(customers):
-    assert agg.per_customer({"customers": 4, "net_profit": 10})["net_profit_per_customer"] == 2.5
-    values = agg.per_customer({"customers": customers, "net_profit": 10.0}).values()
+    m = {"customers": 5, "new_customers": 1, "net_profit": 10}
+    assert agg.per_customer(m)["net_profit_per_customer"] == 2.5  # per customer on day 0
+    values = agg.per_customer({**m, "customers": customers}).values()
     assert all(math.isnan(v) for v in values)  # "many" raised a TypeError
+    assert math.isnan(agg.per_customer({"customers": 5, "net_profit": 10})["revenue_per_customer"])
 
 
 @pytest.mark.parametrize(

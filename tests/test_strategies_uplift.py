@@ -2,6 +2,7 @@
 effect where the truth is known."""
 
 import numpy as np
+import pytest
 
 from sim import kpis
 from sim.uplift import Z95, difference, incremental_roi, ratio_difference
@@ -18,10 +19,16 @@ def test_uplift_interval_covers_the_true_effect_measured_by_a_paired_run():
     uplift = treated.metrics["uplift"]
     per_t, per_u = kpis.per_customer(treated.model), kpis.per_customer(untreated.model)
     arm_t, arm_u = ~treated.model.outcome.holdout, ~untreated.model.outcome.holdout
+    day0 = treated.model.base_customers  # the same customers, split alike, in both runs
+    assert np.array_equal(arm_t[:day0], arm_u[:day0])
+    n = arm_t[:day0].sum()
+
+    def per_day0_customer(kpi):  # the arm's total per its customers on day 0
+        return (per_t[kpi][arm_t].sum() - per_u[kpi][arm_u].sum()) / n
+
     truth = {
-        "net_profit_per_customer": per_t["net_profit"][arm_t].mean()
-        - per_u["net_profit"][arm_u].mean(),
-        "revenue_per_customer": per_t["revenue"][arm_t].mean() - per_u["revenue"][arm_u].mean(),
+        "net_profit_per_customer": per_day0_customer("net_profit"),
+        "revenue_per_customer": per_day0_customer("revenue"),
         "repurchase_rate": treated.metrics["repurchase_rate"]
         - untreated.metrics["repurchase_rate"],
     }
@@ -47,13 +54,15 @@ def test_metrics_contract_for_the_holdout():
     for key, value in (("net_profit", "net_profit"), ("revenue", "revenue")):
         assert np.isclose(per[value][~hold].sum(), m[key])
         assert np.isclose(per[value][hold].sum(), m["holdout"][key])
+    # per customer on record on day 0 in each arm (the newcomers' sales count in the totals)
+    n_t = m["customers"] - m["new_customers"]
+    n_h = m["holdout"]["customers"] - m["holdout"]["new_customers"]
+    assert n_t + n_h == result.model.base_customers and m["new_customers"] > 0
     est = m["uplift"]["net_profit_per_customer"]["estimate"]
-    assert np.isclose(
-        est, m["net_profit"] / m["customers"] - m["holdout"]["net_profit"] / hold.sum()
-    )
+    assert np.isclose(est, m["net_profit"] / n_t - m["holdout"]["net_profit"] / n_h)
     u = m["uplift"]
-    margin = m["gross_profit"] / m["customers"] - m["holdout"]["gross_profit"] / hold.sum()
-    cost = m["marketing_cost"] / m["customers"] - m["holdout"]["marketing_cost"] / hold.sum()
+    margin = m["gross_profit"] / n_t - m["holdout"]["gross_profit"] / n_h
+    cost = m["marketing_cost"] / n_t - m["holdout"]["marketing_cost"] / n_h
     assert np.isclose(u["incremental_roi"], (margin - cost) / cost)
     assert np.isclose(
         u["repurchase_rate"]["estimate"],
@@ -87,9 +96,15 @@ def _se(t, h):
 
 def test_incremental_roi_is_profit_over_cost():
     # 10 more margin and 4 more cost per treated customer: (10 - 4) / 4
-    assert (
-        incremental_roi(np.full(5, 30.0), np.full(5, 5.0), np.full(5, 20.0), np.full(5, 1.0)) == 1.5
-    )
-    assert incremental_roi(np.ones(3), np.ones(3), np.ones(3), np.ones(3)) is None
+    day0 = np.ones(5)
+    margin_t, margin_h = np.full(5, 30.0), np.full(5, 20.0)
+    assert incremental_roi(margin_t, np.full(5, 5.0), margin_h, np.full(5, 1.0), day0, day0) == 1.5
+    # a newcomer's sales count, spread over the day-0 customers: the treated arm's 5 x 60 of
+    # margin and 5 x 2 of cost over its 4 day-0 customers, against 100 and 5 over 5
+    joined = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    margin, cost = 300 / 4 - 100 / 5, 10 / 4 - 5 / 5
+    roi = incremental_roi(margin_t * 2, np.full(5, 2.0), margin_h, np.ones(5), joined, day0)
+    assert roi == pytest.approx((margin - cost) / cost)
+    assert incremental_roi(*[np.ones(3)] * 6) is None
     one = difference(np.array([1.0]), np.array([2.0, 3.0]))
     assert one["estimate"] == -1.5 and one["low"] is None and one["high"] is None

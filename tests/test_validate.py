@@ -291,7 +291,10 @@ def holdout_runs(estimate: float, half_width: float, truth: float):
         1,
         metrics={
             "net_profit": 100.0 + truth * 10,
-            "customers": 10,
+            # 10 customers on day 0 in both runs, but one friend fewer under the strategy: the
+            # truth is counted on day 0's customers, as the report counts it
+            "customers": 11,
+            "new_customers": 1,
             "uplift": {
                 "net_profit_per_customer": {
                     "estimate": estimate,
@@ -301,7 +304,8 @@ def holdout_runs(estimate: float, half_width: float, truth: float):
             },
         },
     )
-    return strategy, run_data(1, metrics={"net_profit": 100.0, "customers": 10})
+    none = run_data(1, metrics={"net_profit": 100.0, "customers": 12, "new_customers": 2})
+    return strategy, none
 
 
 def test_holdout_estimate_must_cover_the_true_uplift():
