@@ -423,6 +423,8 @@ def comparison_table(summary: pd.DataFrame, baseline: str = BASELINE) -> pd.Data
     for scenario, group in done.groupby("scenario", sort=False):
         group = group.drop_duplicates(["strategy", "seed"])
         base = group[group["strategy"] == baseline].set_index("seed")
+        # a holdout gets nothing: its measurement is checked against sending nothing
+        nothing = group[group["strategy"] == BASELINE].set_index("seed")
         for strategy in strategies_in_order(group, baseline):
             runs = group[group["strategy"] == strategy].set_index("seed")
             seeds = runs.index.intersection(base.index).sort_values()
@@ -451,21 +453,23 @@ def comparison_table(summary: pd.DataFrame, baseline: str = BASELINE) -> pd.Data
                         unpaired_low=unpaired.low,
                         unpaired_high=unpaired.high,
                     )
-                    if kpi in INTERVAL_KPIS and strategy != baseline:
-                        row.update(_holdout_columns(runs, base, seeds, kpi))
+                    if kpi in INTERVAL_KPIS and strategy not in (baseline, BASELINE):
+                        row.update(_holdout_columns(runs, nothing, kpi))
                 rows.append(row)
             if len(base) and strategy != baseline:
                 rows.append(_roi_row(scenario, strategy, runs, base, seeds))
     return pd.DataFrame(rows)
 
 
-def _holdout_columns(runs: pd.DataFrame, base: pd.DataFrame, seeds, kpi: str) -> dict[str, Any]:
-    """The holdout-measured uplift of each run, averaged over seeds, next to the truth; and
-    the share of runs whose holdout interval covered that seed's true uplift."""
+def _holdout_columns(runs: pd.DataFrame, nothing: pd.DataFrame, kpi: str) -> dict[str, Any]:
+    """The holdout-measured uplift of each run, averaged over seeds; and the share of runs
+    whose holdout interval covered that seed's true uplift against sending nothing (the
+    `none` runs: without them, no truth to cover)."""
     est = f"uplift_{kpi}_estimate"
     if est not in runs or runs[est].isna().all():
         return {}
-    truth = runs.loc[seeds, kpi] - base.loc[seeds, kpi]
+    seeds = runs.index.intersection(nothing.index).sort_values()
+    truth = runs.loc[seeds, kpi] - nothing.loc[seeds, kpi]
     # a holdout too small for an interval in every run leaves no such column in the summary
     no_interval = pd.Series(math.nan, index=runs.index)
     all_low = runs.get(f"uplift_{kpi}_low", no_interval)

@@ -131,9 +131,9 @@ def compare_body(
         parts.append(
             h.figure(
                 fig.incremental_profit(comparison, order, colours, baseline),
-                "Extra net profit per customer against sending nothing, with its 95% interval "
-                "(paired by seed); an interval that crosses the vertical line at zero means the "
-                "policy may not pay at all.",
+                f"Extra net profit per customer against {h.nothing(baseline)}, with its 95% "
+                "interval (paired by seed); an interval that crosses the vertical line at zero "
+                "means the policy may not pay at all.",
                 "incremental profit per strategy",
             )
         )
@@ -204,7 +204,13 @@ def compare_body(
         )
         parts.append(h.paired_vs_unpaired(comparison, order, baseline))
         holdout_html = h.holdout_table(comparison, order, baseline)
-        if holdout_html:
+        if holdout_html and baseline != agg.BASELINE:  # the holdout got nothing, not baseline
+            parts.append(
+                f'<p class="note">A holdout measures a policy against sending nothing, while '
+                f"this report compares with {h.nothing(baseline)}: build it against "
+                f"{agg.BASELINE} to set the holdout's measurement beside the truth.</p>"
+            )
+        elif holdout_html:
             parts.append("<h3>What a real store would measure</h3>")
             parts.append(
                 f"<p>A real store never sees the true effect: it compares customers who got the "
@@ -330,15 +336,15 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
         )
         text += f"; {', '.join(others)}." if others else "."
         text += (
-            f" {h.esc(top)} beats sending nothing beyond the noise in "
+            f" {h.esc(top)} beats {h.nothing(baseline)} beyond the noise in "
             f"{int(w['beats_baseline'])} of {int(w['scenarios'])} scenarios; its extra profit "
             f"per customer ranges from {h.money(w['worst_extra_profit_per_customer'], True)} "
             f"to {h.money(float(grid[top].max()), True)}."
         )
         if int(w["beats_baseline"]) == 0:
             text += (
-                " It never earns clearly more than sending nothing: under these assumptions "
-                "none of these policies is shown to pay for itself."
+                f" It never earns clearly more than {h.nothing(baseline)}: under these "
+                "assumptions none of these policies is shown to do better."
             )
         elif int(w["best"]) == n:
             text += " The choice does not hinge on these assumptions."
@@ -389,8 +395,8 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
                 fig.robustness_heatmap(
                     grid.rename(index=short), best.rename(index=short), " · ".join(keys)
                 ),
-                "Extra net profit per customer against sending nothing, per scenario (row) and "
-                "policy (column), averaged over seeds.",
+                f"Extra net profit per customer against {h.nothing(baseline)}, per scenario "
+                "(row) and policy (column), averaged over seeds.",
                 "robustness heatmap",
             )
         )
@@ -463,7 +469,7 @@ def tune_body(
         text = (
             f"Best setting found: <b>{h.esc(setting)}</b>. Re-run on {len(validation_seeds)} "
             f"fresh seeds ({seeds}) that the optimiser never saw, it earns "
-            f"<b>{h.money(t['diff'], True)} per customer</b> more than sending nothing (95% "
+            f"<b>{h.money(t['diff'], True)} per customer</b> more than {h.nothing(baseline)} (95% "
             f"interval {h.interval(t['diff_low'], t['diff_high'])}), against "
             f"{h.money(d['diff'], True)} ({h.interval(d['diff_low'], d['diff_high'])}) for the "
             f"default setting. Tuned minus default: {h.money(lead.estimate, True)} per customer "
@@ -488,7 +494,7 @@ def tune_body(
             h.figure(
                 fig.incremental_profit(vcomp, order, colours, baseline),
                 "Tuned and default settings on the fresh seeds: extra net profit per customer "
-                "against sending nothing, with 95% paired intervals.",
+                f"against {h.nothing(baseline)}, with 95% paired intervals.",
                 "validation",
             )
         )

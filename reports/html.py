@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.aggregate import DERIVED_GLOSSARY, pairwise
+from experiments.aggregate import BASELINE, DERIVED_GLOSSARY, pairwise
 from sim.kpis import GLOSSARY
 
 NPC = "net_profit_per_customer"
@@ -74,6 +74,11 @@ def figure(png: str | None, caption: str, alt: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the compare tables
+def nothing(baseline: str) -> str:
+    """How the text names the baseline: "sending nothing" for `none`, else its name."""
+    return "sending nothing" if baseline == BASELINE else f"<i>{esc(baseline)}</i>"
+
+
 def kpi_rows(comparison: pd.DataFrame, kpi: str, scenario: str = "") -> pd.DataFrame:
     rows = comparison[(comparison["kpi"] == kpi) & (comparison["scenario"] == scenario)]
     return rows.set_index("strategy")
@@ -114,6 +119,7 @@ def finding(
             f"be given: add strategy={baseline} to the sweep."
         )
     others = profit.drop(index=baseline)
+    against = nothing(baseline)
     if others.empty or "diff" not in others:
         return f"Only '{baseline}' finished: there is nothing to compare yet."
     ranked = others.sort_values("diff", ascending=False)
@@ -144,20 +150,20 @@ def finding(
     if n < 2:
         return (
             f"<b>{esc(best)}</b> earned the most incremental profit in this run, {gain(best)} "
-            f"compared with sending nothing, but with a single {seeds_word} there is no way to "
+            f"compared with {against}, but with a single {seeds_word} there is no way to "
             "tell this from luck: run at least two seeds (e.g. seed=range(1,6))."
         )
     won, compared = wins_over_baseline(summary, best, baseline, scenario)
     if row["diff_high"] < 0:
         return (
-            "<b>Every policy tested earns less than sending nothing.</b> The least costly, "
+            f"<b>Every policy tested earns less than {against}.</b> The least costly, "
             f"<b>{esc(best)}</b>, loses {money(-row['diff'])} per customer (95% interval "
             f"{interval(row['diff_low'], row['diff_high'])}) over {days} days, while sending "
             f"{cost(best)}."
         )
     if row["diff_low"] <= 0:
         return (
-            "<b>No policy earns clearly more than sending nothing.</b> The best, "
+            f"<b>No policy earns clearly more than {against}.</b> The best, "
             f"<b>{esc(best)}</b>, adds {gain(best)}, but that interval includes zero: the "
             f"difference is within the noise of {n} {seeds_word} (it came out ahead in {won} of "
             f"{compared}). It means {cost(best)}."
@@ -176,7 +182,7 @@ def finding(
         verb = "is" if len(ties) == 1 else "are"
         return (
             f"<b>No single winner.</b> <b>{esc(best)}</b> earns the most incremental profit, "
-            f"{gain(best)} more than sending nothing, but {rivals} {verb} within the noise of "
+            f"{gain(best)} more than {against}, but {rivals} {verb} within the noise of "
             f"it: the paired difference{'s' if len(ties) > 1 else ''} ({diffs}) include"
             f"{'' if len(ties) > 1 else 's'} zero. More seeds would sharpen this (e.g. "
             "seed=range(1,21)). Weigh them on cost: "
@@ -184,20 +190,20 @@ def finding(
             + "."
         )
     text = (
-        f"<b>{esc(best)}</b> earns the most incremental profit: {gain(best)} more than sending "
-        f"nothing, about <b>{whole(row['diff'] * base)}</b> over {days} days for a base of "
+        f"<b>{esc(best)}</b> earns the most incremental profit: {gain(best)} more than "
+        f"{against}, about <b>{whole(row['diff'] * base)}</b> over {days} days for a base of "
         f"{base:,.0f} customers. "
     )
     if len(ranked) > 1:
         runner = ranked.index[1]
         d = pairwise(summary, best, runner, NPC, scenario)
         text += (
-            f"How sure: it beat sending nothing in {won} of {compared} {seeds_word}, and beats "
+            f"How sure: it beat {against} in {won} of {compared} {seeds_word}, and beats "
             f"the runner-up, {esc(runner)}, by {money(d.estimate)} per customer (95% interval "
             f"{interval(d.low, d.high)}). "
         )
     else:
-        text += f"How sure: it beat sending nothing in {won} of {compared} {seeds_word}. "
+        text += f"How sure: it beat {against} in {won} of {compared} {seeds_word}. "
     return text + f"What it costs: {cost(best)}."
 
 

@@ -431,6 +431,26 @@ def test_report_command_refuses_a_baseline_the_sweep_did_not_run(tmp_path, capsy
     assert code == 0 and profit[("none", "net_profit_per_customer")] == pytest.approx(-1, abs=0.1)
 
 
+def test_a_report_against_another_baseline_names_it_and_keeps_the_holdout_against_none(
+    tmp_path, base_configs
+):
+    """The holdout got nothing: its measurement is checked against none, and a report that
+    compares with another policy says so instead of setting the two side by side."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0, "winback": 4.5}, base_configs)
+    build.build(tmp_path, baseline="blanket")
+    text = (tmp_path / "report.html").read_text()
+    assert "sending nothing" not in text.replace("measures a policy against sending nothing", "")
+    assert "more than <i>blanket</i>" in text and "What a real store would measure" not in text
+    assert "while this report compares with <i>blanket</i>" in text
+    rows = pd.read_csv(tmp_path / agg.COMPARISON).set_index(["strategy", "kpi"])
+    winback = rows.loc[("winback", "net_profit_per_customer")]
+    assert winback["diff"] == pytest.approx(3.5, abs=0.2)  # against blanket
+    # every run's holdout interval is [-2, 4]: it misses winback's truth against none, +4.5
+    # (against blanket, +3.5, it would have covered it)
+    assert winback["holdout_covers"] == 0.0
+    assert np.isnan(rows.loc[("none", "net_profit_per_customer")].get("holdout_covers", np.nan))
+
+
 def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
     tmp_path, capsys, monkeypatch, base_configs
 ):
