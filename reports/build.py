@@ -195,13 +195,7 @@ def compare_body(
             )
         )
         parts.append("<h2>How sure are we?</h2>")
-        parts.append(
-            "<p>Every policy ran on the same simulated customers for each seed (common random "
-            "numbers): the same people, the same purchases except where the policy changed "
-            "them. Comparing policies seed by seed removes the noise they share, so the paired "
-            "interval is far narrower than comparing averages as if the runs were "
-            "independent:</p>"
-        )
+        parts.append(h.pairing(comparison, order, baseline))
         parts.append(h.paired_vs_unpaired(comparison, order, baseline))
         holdout_html = h.holdout_table(comparison, order, baseline)
         if holdout_html and baseline != agg.BASELINE:  # the holdout got nothing, not baseline

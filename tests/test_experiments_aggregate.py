@@ -696,3 +696,26 @@ def test_report_command_rebuilds_and_rejects_a_wrong_directory(tmp_path, base_co
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("retail-sim-report: error:") and wrong.stderr.count("\n") == 1
     assert math.isfinite(float(pd.read_csv(tmp_path / "sweep" / "comparison.csv")["mean"][0]))
+
+
+@pytest.mark.parametrize(
+    ("widths", "says", "column"),
+    [
+        ({"a": (1, 3), "b": (1, 2)}, "the paired intervals are 2.0 to 3.0 times narrower", "3.0x"),
+        ({"a": (2, 1)}, "here they come out no narrower: with this few seeds", "2.0x wider"),
+        ({"a": (1, 3), "b": (2, 1)}, "up to 3.0 times narrower, but for 1 of 2 policies wider", ""),
+    ],
+)
+def test_the_pairing_sentence_says_what_its_table_shows(widths, says, column):
+    """(paired width, unpaired width) per policy: it said "far narrower" above a table whose
+    paired intervals were wider."""
+    rows = [
+        {"scenario": "", "strategy": name, "kpi": html.NPC, "diff": 1.0}
+        | {"diff_low": 1 - p / 2, "diff_high": 1 + p / 2}
+        | {"unpaired_low": 1 - u / 2, "unpaired_high": 1 + u / 2}
+        for name, (p, u) in widths.items()
+    ]
+    comparison = pd.DataFrame(rows)
+    order = ["none", *widths]
+    assert says in html.pairing(comparison, order, "none")
+    assert column in html.paired_vs_unpaired(comparison, order, "none")
