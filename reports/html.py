@@ -103,6 +103,9 @@ def base_size(summary: pd.DataFrame, scenario: str = "") -> float:
     return float(day0.mean())
 
 
+FEW_SEEDS = 5  # below this, the finding warns that its intervals rest on few repeats
+
+
 def finding(
     summary: pd.DataFrame,
     comparison: pd.DataFrame,
@@ -112,6 +115,20 @@ def finding(
 ) -> str:
     """The paragraph at the top: which policy earns the most incremental profit, by how much,
     how sure we are, and what it costs; or that the noise cannot separate the best ones."""
+    text = _finding(summary, comparison, baseline, days, scenario)
+    pairs = kpi_rows(comparison, NPC, scenario).get("n_pairs", pd.Series(dtype=float)).max()
+    if 2 <= pairs < FEW_SEEDS:  # a single one says so itself
+        text += (
+            f" Only {pairs:.0f} simulated repeats: an interval from so few can be far off in "
+            f"either direction (its own width is noisy), so read this as a first look and run "
+            f"at least {FEW_SEEDS} seeds before deciding."
+        )
+    return text
+
+
+def _finding(
+    summary: pd.DataFrame, comparison: pd.DataFrame, baseline: str, days: int, scenario: str
+) -> str:
     profit = kpi_rows(comparison, NPC, scenario)
     if baseline not in profit.index:
         return (

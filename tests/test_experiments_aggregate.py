@@ -269,6 +269,20 @@ def test_finding_names_a_clear_winner_with_its_interval_and_cost(tmp_path, base_
     assert "messages per customer" in text and "opting out" in text
 
 
+def test_finding_warns_when_few_seeds_stand_behind_it(tmp_path, base_configs):
+    fabricate(tmp_path, {"none": 0.0, "a": 2.0, "b": 1.0}, base_configs, noise=0.05)
+    _, summary, _ = agg.aggregate(tmp_path)
+    assert "first look" not in html.finding(summary, agg.comparison_table(summary), "none", 365)
+    two = summary[summary["seed"] <= 2]
+    text = html.finding(two, agg.comparison_table(two), "none", 365)
+    assert text.startswith("<b>a</b> earns the most") and "2 of 2" in text
+    assert text.endswith(
+        "Only 2 simulated repeats: an interval from so few can be far off in "
+        "either direction (its own width is noisy), so read this as a first look and run at "
+        "least 5 seeds before deciding."
+    )
+
+
 def test_finding_says_when_the_best_two_are_within_the_noise(tmp_path, base_configs):
     text = _finding(tmp_path, {"none": 0.0, "a": 2.0, "b": 1.95}, base_configs, noise=0.5)
     assert "No single winner" in text and "within the noise" in text
