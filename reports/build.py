@@ -151,8 +151,9 @@ def compare_body(
             h.figure(
                 fig.retention(daily, order, colours, baseline),
                 "Left: share of customers who bought in the last 90 days, day by day (average "
-                "over seeds). Right: the same minus the baseline on the same seeds, in "
-                "percentage points: above zero, the policy keeps more customers buying.",
+                "over seeds; every customer on record, holdout included). Right: the same "
+                "minus the baseline on the same seeds, in percentage points: above zero, the "
+                "policy keeps more customers buying.",
                 "retention curves",
             )
         )
@@ -168,9 +169,11 @@ def compare_body(
         parts.append(
             h.figure(
                 fig.messages_fatigue(daily, order, colours, baseline),
-                "Left: messages sent per customer since the start (all channels, calls "
-                "included). Right: the customers' mean message fatigue (14-day average): "
-                "fatigue lowers reads and raises opt-outs and churn.",
+                "Left: messages sent per customer on record since the start (all channels, "
+                "calls included). Right: the customers' mean message fatigue (14-day average): "
+                "fatigue lowers reads and raises opt-outs and churn. Both count every customer, "
+                "holdout and newcomers included, so they run below the table's per-customer "
+                "figures.",
                 "message volume and fatigue",
             )
         )
@@ -178,14 +181,25 @@ def compare_body(
         parts.append("<h2>Tiers and VIPs</h2>")
         if tier_png:
             parts.append(
-                h.figure(tier_png, "Share of members in each loyalty tier over the run.", "tiers")
+                h.figure(
+                    tier_png,
+                    "Members (customers who hold a loyalty tier, from the lowest, 1, up) by tier "
+                    "over the run, as a share of all members, not of all customers.",
+                    "tiers",
+                )
             )
         else:
+            recorded = any(c.startswith("tier_") for c in daily.columns)
+            why = (
+                "no policy in this sweep gives customers loyalty tiers"
+                if recorded
+                else "needs a daily count of customers per loyalty tier, which the runs of "
+                "this sweep did not record"
+            )
             parts.append(
-                '<p class="note">Tier movement over time needs a daily count of customers per '
-                "loyalty tier, which the runs of this sweep did not record; shown instead: the "
-                "VIP share at the end of the run (spend over the last year above the store's "
-                "VIP threshold).</p>"
+                f'<p class="note">Tier movement over time: {why}. Shown instead: the VIP '
+                "share at the end of the run (spend over the last year above the store's VIP "
+                "threshold).</p>"
             )
         parts.append(
             h.figure(

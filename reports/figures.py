@@ -359,13 +359,13 @@ def tiers(daily: pd.DataFrame, order: list[str], colours, baseline: str):
             ax.stackplot(
                 shares.index,
                 shares.T.to_numpy(),
-                labels=[c.removeprefix("tier_") for c in columns],
+                labels=[f"tier {c.removeprefix('tier_')}" for c in columns],
                 alpha=0.9,
             )
             ax.set_title(name)
             ax.set_xlabel("day of the run")
             ax.set_ylim(0, 100)
-        axes.flat[0].set_ylabel("% of members")
+        axes.flat[0].set_ylabel("% of members (customers with a tier)")
         axes.flat[0].legend(loc="lower left", fontsize=9, frameon=True)
         for ax in list(axes.flat)[len(tiered) :]:
             ax.set_visible(False)

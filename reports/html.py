@@ -438,7 +438,9 @@ def assumptions(config: dict[str, Any], seeds: list[int], varied: list[str] = ()
         yearly = 1 - (beta / (beta + 365)) ** s
         run_rows.append(
             [
-                "customers silently lost within a year with no marketing (model)",
+                "a new customer's chance of being silently lost within her first year, with "
+                "no marketing (model; the table's true churn is lower: it counts customers "
+                "alive on day 0, whose survival so far marks the less likely to leave)",
                 "varied" if "dropout_s" in varied else pct(yearly, 0),
             ]
         )

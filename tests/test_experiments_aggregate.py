@@ -733,3 +733,17 @@ def test_the_pairing_sentence_says_what_its_table_shows(widths, says, column):
     order = ["none", *widths]
     assert says in html.pairing(comparison, order, "none")
     assert column in html.paired_vs_unpaired(comparison, order, "none")
+
+
+def test_the_tier_note_says_why_there_is_no_tier_figure(tmp_path, base_configs):
+    """Runs that count tiers every day but keep none (no loyalty policy) are not runs that
+    "did not record" tiers."""
+    fabricate(tmp_path, {"none": 0.0, "blanket": 1.0}, base_configs)
+    build.build(tmp_path)
+    assert "which the runs of this sweep did not record" in (tmp_path / "report.html").read_text()
+    for daily in tmp_path.glob("*/daily.csv"):
+        pd.read_csv(daily).assign(tier_1=0, tier_2=0, tier_3=0).to_csv(daily, index=False)
+    build.build(tmp_path)
+    text = (tmp_path / "report.html").read_text()
+    assert "no policy in this sweep gives customers loyalty tiers" in text
+    assert "did not record" not in text
