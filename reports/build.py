@@ -320,6 +320,37 @@ def robustness_tables(
     return grid, wins, best_s, clear_s
 
 
+def _tipping_point(best: pd.Series) -> str:
+    """The assumption whose value best tells which policy wins (scenario labels are
+    `key=value, ...`), with the winner at each of its values; or that none does alone."""
+    values = pd.DataFrame(
+        [dict(pair.split("=", 1) for pair in str(label).split(", ")) for label in best.index],
+        index=best.index,
+    )
+    overall = int(best.value_counts().iloc[0])
+
+    def explained(key: str) -> int:  # scenarios won by the usual winner at their value
+        return sum(int(g.value_counts().iloc[0]) for _, g in best.groupby(values[key].to_numpy()))
+
+    key = max(values.columns, key=explained)
+    if explained(key) <= overall:
+        return (
+            "No single assumption decides the winner: it changes across their combinations "
+            "(see the figure below), so measure the policies' effect before committing."
+        )
+    at = []
+    for value, winners in best.groupby(values[key].to_numpy(), sort=False):
+        counts = winners.value_counts()
+        at.append(
+            f"at {h.esc(value)}, {h.esc(counts.index[0])} in {counts.iloc[0]} of {len(winners)}"
+        )
+    return (
+        f"The assumption that tips it is <b>{h.esc(key)}</b>: the best policy is, "
+        + "; ".join(at)
+        + ". That is what to measure (e.g. with a holdout test) before committing."
+    )
+
+
 def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tuple[str, str]:
     grid, wins, best, clear = robustness_tables(summary, comparison, baseline)
     config = _representative_config(jobs, baseline)
@@ -357,10 +388,7 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
         elif int(w["best"]) == n:
             text += " The choice does not hinge on these assumptions."
         else:
-            text += (
-                " Where the winner changes, the table below shows which assumption tips it: "
-                "that is what to measure (e.g. with a holdout test) before committing."
-            )
+            text += " " + _tipping_point(best)
         parts.append(f'<p class="finding">{text}</p>')
         colours = fig.palette([baseline, *wins.index], baseline)
         parts.append(
@@ -413,8 +441,15 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
         parts.append("<h2>What was varied</h2>")
         parts.append(
             h.table(
-                ["parameter", "values tried"],
-                [[f"<code>{h.esc(k)}</code>", ", ".join(map(h.esc, v))] for k, v in varied.items()],
+                ["parameter", "what it means", "values tried"],
+                [
+                    [
+                        f"<code>{h.esc(k)}</code>",
+                        h.esc(h.SETTING_NOTES.get(k.rsplit(".", 1)[-1], "")),
+                        ", ".join(map(h.esc, v)),
+                    ]
+                    for k, v in varied.items()
+                ],
                 numeric_from=99,
             )
         )

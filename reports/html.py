@@ -406,6 +406,15 @@ BEHAVIOUR_NOTES = {
     "recognition_churn": "how much VIP status or an advisor lowers churn",
     "revival_prob": "chance a read win-back offer revives a lapsed customer",
 }
+# what a varied setting means, by its last part (population.behaviour.* as above)
+SETTING_NOTES = {
+    **BEHAVIOUR_NOTES,
+    "dropout_s": "Pareto/NBD dropout shape: higher means customers leave sooner (mean hazard "
+    "s / beta)",
+    "dropout_beta_days": "Pareto/NBD dropout scale: higher means customers stay longer",
+    "purchase_r": "Pareto/NBD purchase shape: higher means customers buy more often",
+    "purchase_alpha_days": "Pareto/NBD purchase scale: higher means customers buy less often",
+}
 
 
 def assumptions(config: dict[str, Any], seeds: list[int], varied: list[str] = ()) -> str:

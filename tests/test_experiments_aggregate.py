@@ -340,7 +340,11 @@ def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_confi
     assert wins.loc["a", "best"] + wins.loc["b", "best"] == 3
     assert wins.loc["a", "clearly_best"] == 1 and wins.loc["b", "clearly_best"] == 1
     assert wins.loc["a", "beats_baseline"] == 3
-    assert "combinations of the uncertain behaviour parameters" in built.report.read_text()
+    text = built.report.read_text()
+    assert "combinations of the uncertain behaviour parameters" in text
+    # a and b each win one scenario, a tie takes the third: the churn setting tips it
+    assert "The assumption that tips it is <b>fatigue_churn</b>" in text
+    assert "how much fatigue raises silent churn" in text  # what the varied setting means
 
 
 def test_a_lone_policy_is_clearly_best_only_where_it_clearly_beats_sending_nothing(
@@ -747,3 +751,16 @@ def test_the_tier_note_says_why_there_is_no_tier_figure(tmp_path, base_configs):
     text = (tmp_path / "report.html").read_text()
     assert "no policy in this sweep gives customers loyalty tiers" in text
     assert "did not record" not in text
+
+
+def test_the_robustness_finding_names_the_assumption_that_tips_the_winner():
+    """It promised that a table would show which assumption tips the choice; none did."""
+    # p wins 3 of 4 whatever a or b: neither tells more than "p" alone
+    mostly = pd.Series({"a=1, b=x": "p", "a=1, b=y": "p", "a=2, b=x": "q", "a=2, b=y": "p"})
+    assert build._tipping_point(mostly).startswith("No single assumption decides the winner")
+    crossed = pd.Series({"a=1, b=x": "p", "a=1, b=y": "q", "a=2, b=x": "q", "a=2, b=y": "p"})
+    assert build._tipping_point(crossed).startswith("No single assumption decides the winner")
+    clear = pd.Series({"a=1, b=x": "p", "a=1, b=y": "p", "a=2, b=x": "q", "a=2, b=y": "q"})
+    assert "<b>a</b>: the best policy is, at 1, p in 2 of 2; at 2, q in 2 of 2." in (
+        build._tipping_point(clear)
+    )
