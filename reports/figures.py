@@ -21,17 +21,36 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 WIDTH = 9.6  # inches; at DPI this is about the width of the report's text column
 DPI = 110
 GREY = "#8c8c8c"
 
 
+# the built-in strategies keep their colour in every report, whatever their rank
+BUILT_IN_ORDER = (
+    "rfm_tiering",
+    "personalised",
+    "winback",
+    "loyalty",
+    "lifecycle",
+    "blanket",
+    "referral",
+    "capped_blanket",
+    "none",
+)
+
+
 def palette(strategies: list[str], baseline: str) -> dict[str, tuple]:
-    """One colour per strategy, the same in every figure; the baseline grey."""
+    """One colour per strategy, the same in every figure and, for the built-ins, in every
+    report (two reports side by side read alike); others take the colours left; the baseline
+    grey."""
     colours = [c for i, c in enumerate(sns.color_palette("tab10", 10)) if i != 7]  # 7: grey
-    others = [s for s in strategies if s != baseline]
-    mapping = {s: colours[i % len(colours)] for i, s in enumerate(others)}
+    mapping = {s: colours[i] for i, s in enumerate(BUILT_IN_ORDER) if s in strategies}
+    free = [c for c in colours if c not in mapping.values()] or colours
+    others = [s for s in strategies if s not in mapping]
+    mapping |= {s: free[i % len(free)] for i, s in enumerate(others)}
     mapping[baseline] = matplotlib.colors.to_rgb(GREY)
     return mapping
 
@@ -465,19 +484,21 @@ def wins(table: pd.DataFrame, colours):
             table["best"],
             color=[colours.get(s, GREY) for s in table.index],
             alpha=0.45,
-            label="best (highest extra profit)",
         )
         ax.barh(
             y,
             table["clearly_best"],
             color=[colours.get(s, GREY) for s in table.index],
-            label="clearly best (beyond the noise)",
         )
         ax.set_yticks(y, table.index)
         ax.invert_yaxis()
         ax.set_xlabel("scenarios")
         ax.set_title("How often each policy stays best")
-        ax.legend(loc="lower right", frameon=False, fontsize=9.5)
+        shades = [  # the legend speaks of the shades, not of the first policy's colour
+            Patch(color=GREY, alpha=0.45, label="best (highest extra profit)"),
+            Patch(color=GREY, label="clearly best (beyond the noise)"),
+        ]
+        ax.legend(handles=shades, loc="lower right", frameon=False, fontsize=9.5)
         return _png(fig)
 
 

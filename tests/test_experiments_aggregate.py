@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -764,3 +765,15 @@ def test_the_robustness_finding_names_the_assumption_that_tips_the_winner():
     assert "<b>a</b>: the best policy is, at 1, p in 2 of 2; at 2, q in 2 of 2." in (
         build._tipping_point(clear)
     )
+
+
+def test_a_built_in_policy_keeps_its_colour_from_report_to_report():
+    """Colours followed the ranking, so loyalty was red in one report and orange in the next."""
+    from reports import figures
+
+    one = figures.palette(["loyalty", "blanket", "none"], "none")
+    other = figures.palette(["rfm_tiering", "blanket", "winback", "loyalty", "none"], "none")
+    assert one["loyalty"] == other["loyalty"] and one["blanket"] == other["blanket"]
+    assert one["none"] == other["none"] == matplotlib.colors.to_rgb(figures.GREY)
+    mine = figures.palette(["loyalty", "mine", "blanket every_days=7", "none"], "none")
+    assert len(set(mine.values())) == 4 and mine["loyalty"] == one["loyalty"]
