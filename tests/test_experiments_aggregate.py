@@ -313,6 +313,9 @@ def test_report_builds_from_a_partial_sweep_and_lists_the_missing_runs(tmp_path,
     assert "Assumptions behind this run" in page and "Default boutique" in page
     assert "paired by seed" in page
     assert [j.name for j in built.missing] == ["10"]
+    # these runs' configs have no holdout: the note does not speak of one
+    assert "the whole-base figure scales it to all of them" in page
+    assert "holdout included" not in page
 
 
 def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_configs):
