@@ -229,7 +229,9 @@ class SweepReport(Callback):
             return
         from reports.build import build_and_tell
 
-        build_and_tell(self._sweep_dir, interrupted=failed, started=self._started)
+        built = build_and_tell(self._sweep_dir, interrupted=failed, started=self._started)
+        if built is None and not failed:  # the runs are safe, but a script must not see success
+            sys.exit(1)
 
     # ------------------------------------------------------------ each job (worker)
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:

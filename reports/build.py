@@ -294,6 +294,7 @@ def robustness_tables(
     order = [s for s in agg.strategies_in_order(summary, baseline) if s in grid.columns]
     grid = grid[order]
     low = profit.pivot_table(index="scenario", columns="strategy", values="diff_low", sort=False)
+    low = low.reindex(index=grid.index, columns=grid.columns)  # one seed: no interval at all
     best, clear = {}, {}
     for scenario, row in grid.iterrows():
         ranked = row.dropna().sort_values(ascending=False)
@@ -388,7 +389,13 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
             f"per customer ranges from {h.money(w['worst_extra_profit_per_customer'], True)} "
             f"to {h.money(float(grid[top].max()), True)}."
         )
-        if int(w["beats_baseline"]) == 0:
+        pairs = comparison.loc[comparison["kpi"] == h.NPC, "n_pairs"].max()
+        if not pairs >= 2:
+            text += (
+                " With a single seed per scenario nothing can be told from luck (there is no "
+                "interval): run at least two, e.g. seed=range(1,4)."
+            )
+        elif int(w["beats_baseline"]) == 0:
             text += (
                 f" It never earns clearly more than {h.nothing(baseline)}: under these "
                 "assumptions none of these policies is shown to do better."

@@ -780,3 +780,27 @@ def test_a_built_in_policy_keeps_its_colour_from_report_to_report():
     assert one["none"] == other["none"] == matplotlib.colors.to_rgb(figures.GREY)
     mine = figures.palette(["loyalty", "mine", "blanket every_days=7", "none"], "none")
     assert len(set(mine.values())) == 4 and mine["loyalty"] == one["loyalty"]
+
+
+def test_a_one_seed_robustness_sweep_gets_its_report(tmp_path, base_configs):
+    """One seed gives no interval: the report failed on a KeyError, with no report at all."""
+    num = 0
+    for churn in ("0.04", "0.16"):
+        for strategy, effect in {"none": 0.0, "blanket": 1.0}.items():
+            overrides = [f"population.behaviour.fatigue_churn={churn}", "seed=1"]
+            config = {**base_configs["none"], "seed": 1}
+            _job(
+                tmp_path,
+                num,
+                [*overrides, f"strategy={strategy}"],
+                _metrics(80 + effect),
+                config=config,
+            )
+            num += 1
+    built = build.build(tmp_path)
+    assert built.kind == "robustness"
+    text = built.report.read_text()
+    assert "With a single seed per scenario nothing can be told from luck" in text
+    assert "never earns clearly more" not in text
+    wins = pd.read_csv(tmp_path / build.ROBUSTNESS).set_index("strategy")
+    assert wins.loc["blanket", "best"] == 2 and wins.loc["blanket", "clearly_best"] == 0

@@ -251,3 +251,29 @@ def test_the_submitit_launcher_runs_the_same_comparison(two_jobs, tmp_path):
     joblib_sweep, _ = two_jobs
     assert (sweep / "comparison.csv").read_bytes() == (joblib_sweep / "comparison.csv").read_bytes()
     assert (sweep / "report.html").exists()
+
+
+def test_a_sweep_whose_report_cannot_be_built_keeps_its_runs_and_exits_1(tmp_path):
+    """A script checking the exit status saw success with no report (a one-seed robustness
+    sweep's report failed on a pandas KeyError)."""
+    sweep = tmp_path / "s"
+    code = (
+        "import reports.build as b\n"
+        "def broken(*args, **kwargs): raise KeyError('blanket')\n"
+        "b.build = broken\n"
+        "from experiments.run import main; main()"
+    )
+    args = [
+        "experiment=compare",
+        "strategy=none,blanket",
+        "seed=1",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    assert "the report could not be built (KeyError: 'blanket'); the runs are in" in done.stderr
+    assert len(list(sweep.glob("*/metrics.json"))) == 2
