@@ -65,7 +65,8 @@ def _instantiate(node: DictConfig, what: str) -> Any:
         return instantiate(node, _convert_="all")
     except InstantiationException as exc:
         lines = str(exc.__cause__ or exc).strip().splitlines()
-        reason = [line for line in lines if not line.startswith("full_key:")][-1]
+        said = [line for line in lines if not line.startswith("full_key:")]  # Hydra's last line
+        reason = (said or lines or [type(exc).__name__])[-1]
         if "Expected a callable target" in reason and "of type 'module'" in reason:
             target = node.get("_target_")
             reason = f"{target} is a module: give the class in it ({target}.<ClassName>)"
