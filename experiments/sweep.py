@@ -38,6 +38,7 @@ from experiments.aggregate import ERROR, PLAN, per_customer
 from experiments.errors import USER_ERRORS, one_line
 from sim.config import ConfigError, compose
 
+FINISHED = ".finished"  # the sweep's jobs in the order they finished (the progress count)
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 PLUGINS = {  # config group option -> the optional extra that installs it (pyproject.toml)
     "hydra/sweeper/optuna": "tune",
@@ -258,7 +259,8 @@ class SweepReport(Callback):
                 value = f": net profit per customer {profit:,.2f}"
             line = f"{label}{value}"
         took = time.time() - getattr(self, "_job_started", time.time())
-        print(f"{_counter(sweep_dir)} {line} ({took:.1f} s)", flush=True)
+        done = _finished_rank(sweep_dir, out.name)
+        print(f"{_counter(sweep_dir, done)} {line} ({took:.1f} s)", flush=True)
 
 
 def _preload_report() -> None:
@@ -280,13 +282,26 @@ def _short_label(overrides: list[str], sweep_dir: Path) -> str:
     )
 
 
-def _counter(sweep_dir: Path) -> str:
+def _finished_rank(sweep_dir: Path, job: str) -> int:
+    """Jobs of the sweep finished so far, this one included, in the order they finished: each
+    appends its name to one log (appending one short line is atomic), and counts the distinct
+    names up to its own line. Counting result files instead gave two jobs that finished
+    together the same number; a rerun job keeps the count of the jobs already done."""
+    log = sweep_dir / FINISHED
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{job}\n".encode())
+    finally:
+        os.close(fd)
+    names = log.read_text().splitlines()
+    mine = len(names) - names[::-1].index(job)
+    return len(set(names[:mine]))
+
+
+def _counter(sweep_dir: Path, done: int) -> str:
     """`[ 12/70  0:45, ~3:10 left]`: finished runs, elapsed time and a rough time left."""
     plan = _read_json(sweep_dir / PLAN) or {}
     total = int(plan.get("total") or 0)
-    done = sum(1 for _ in sweep_dir.glob("*/metrics.json")) + sum(
-        1 for _ in sweep_dir.glob(f"*/{ERROR}")
-    )
     started = (sweep_dir / PLAN).stat().st_mtime if (sweep_dir / PLAN).exists() else None
     width = len(str(total or done))
     text = f"[{done:>{width}}/{total or '?'}"

@@ -5,10 +5,12 @@ the report in a real browser, and the optional plugins when they are installed."
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -73,6 +75,17 @@ def test_compare_leaves_summary_comparison_and_report(two_jobs):
     # one progress line per finished run, then where the report is
     assert done.stdout.count("net profit per customer") == 4
     assert "[4/4" in done.stdout and "report.html" in done.stdout
+    counts = re.findall(r"^\[(\d)/4 ", done.stdout, flags=re.MULTILINE)
+    assert sorted(counts) == ["1", "2", "3", "4"]  # two jobs at a time, each its own number
+
+
+def test_jobs_finishing_at_once_count_one_each_and_a_rerun_counts_none(tmp_path):
+    from experiments.sweep import _finished_rank
+
+    with ThreadPoolExecutor(8) as pool:
+        ranks = list(pool.map(lambda job: _finished_rank(tmp_path, str(job)), range(40)))
+    assert sorted(ranks) == list(range(1, 41))
+    assert _finished_rank(tmp_path, "7") == 40  # job 7 again: still 40 jobs done
 
 
 def test_same_seeds_same_comparison_with_one_or_two_parallel_jobs(two_jobs, tmp_path):
