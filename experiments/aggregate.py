@@ -52,6 +52,9 @@ DERIVED_GLOSSARY = {
     "revenue_per_customer": "revenue / customers on record on day 0",
     "marketing_cost_per_customer": "marketing cost / customers on record on day 0",
     "messages_per_customer": "messages sent / customers on record on day 0",
+    "incremental_roi": "extra net profit per unit of extra marketing cost, against the "
+    "baseline on the same seeds (0.5: each unit spent came back with 0.5 on top; below 0: "
+    "the spend did not pay for itself)",
 }
 KPIS = [*GLOSSARY, *PER_CUSTOMER]
 

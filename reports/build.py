@@ -260,6 +260,7 @@ def compare_body(
                 "net_profit_per_customer",
                 "net_profit",
                 "marketing_cost",
+                "incremental_roi",
                 "messages_per_customer",
                 "opt_out_rate",
                 "repurchase_rate",

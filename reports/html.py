@@ -239,6 +239,7 @@ def key_numbers(
             "marketing_cost_per_customer",
         )
     }
+    roi = kpi_rows(comparison, "incremental_roi")
     base = base_size(summary)
     rows = []
     for name in order:
@@ -246,13 +247,15 @@ def key_numbers(
             continue
         r = profit.loc[name]
         if name == baseline or "diff" not in r:
-            extra, total, beat = "baseline", "", ""
+            extra, total, beat, returned = "baseline", "", "", ""
         else:
             band = interval(r["diff_low"], r["diff_high"])
             extra = f"<b>{money(r['diff'], True)}</b><br><small>{band}</small>"
             total = whole(r["diff"] * base)
             won, n = wins_over_baseline(summary, name, baseline)
             beat = f"{won} of {n}"
+            ratio = roi.loc[name, "diff"] if name in roi.index else math.nan
+            returned = f"{ratio:+,.2f}" if math.isfinite(ratio) else "n/a"
         rows.append(
             [
                 esc(name),
@@ -261,6 +264,7 @@ def key_numbers(
                 total,
                 beat,
                 money(get["marketing_cost_per_customer"].loc[name, "mean"]),
+                returned,
                 f"{get['messages_per_customer'].loc[name, 'mean']:,.1f}",
                 pct(get["opt_out_rate"].loc[name, "mean"]),
                 pct(get["repurchase_rate"].loc[name, "mean"]),
@@ -275,6 +279,7 @@ def key_numbers(
         "extra for the whole base",
         f"beat {baseline} in",
         "marketing cost per customer",
+        "incremental ROI",
         "messages per customer",
         "opted out",
         "repurchase",

@@ -804,3 +804,18 @@ def test_a_one_seed_robustness_sweep_gets_its_report(tmp_path, base_configs):
     assert "never earns clearly more" not in text
     wins = pd.read_csv(tmp_path / build.ROBUSTNESS).set_index("strategy")
     assert wins.loc["blanket", "best"] == 2 and wins.loc["blanket", "clearly_best"] == 0
+
+
+def test_the_key_numbers_give_each_policy_its_incremental_roi(tmp_path, base_configs):
+    """DOMAIN.md's decision makers read incremental ROI against a control: per unit of extra
+    marketing cost, the extra net profit (here 2 more profit for 1 more cost per customer)."""
+    num = 0
+    for s in SEEDS:
+        for strategy, extra in (("none", 0.0), ("blanket", 1.0)):
+            m = _metrics(80.0 + 2 * extra + s, marketing_cost=(0.5 + extra) * 1000)
+            overrides = [f"seed={s}", f"strategy={strategy}"]
+            _job(tmp_path, num, overrides, m, config={**base_configs[strategy], "seed": s})
+            num += 1
+    _, summary, comparison = agg.aggregate(tmp_path)
+    text = html.key_numbers(summary, comparison, ["blanket", "none"], "none")
+    assert "incremental ROI" in text and '<td class="num">+2.00</td>' in text
