@@ -819,3 +819,17 @@ def test_the_key_numbers_give_each_policy_its_incremental_roi(tmp_path, base_con
     _, summary, comparison = agg.aggregate(tmp_path)
     text = html.key_numbers(summary, comparison, ["blanket", "none"], "none")
     assert "incremental ROI" in text and '<td class="num">+2.00</td>' in text
+
+
+def test_the_holdout_roi_is_the_typical_runs_not_a_mean_of_wild_ratios(tmp_path, base_configs):
+    num = 0
+    for s, roi in zip(SEEDS, [1.0, 1.2, 0.8, 91.0, 1.1], strict=True):  # one run's spend tiny
+        for strategy in ("none", "blanket"):
+            m = _metrics(80.0 + s)
+            m["uplift"]["incremental_roi"] = roi
+            overrides = [f"seed={s}", f"strategy={strategy}"]
+            _job(tmp_path, num, overrides, m, config={**base_configs[strategy], "seed": s})
+            num += 1
+    _, _, comparison = agg.aggregate(tmp_path)
+    row = html.kpi_rows(comparison, "incremental_roi").loc["blanket"]
+    assert row["holdout_estimate"] == 1.1  # the median; the mean would be 19.0
