@@ -364,6 +364,7 @@ class StoreModel(mesa.Model):
         finished, given_up = self.staff.work_day(d)
         if finished:
             self._tasks_done(finished, d)
+        self._pay_advisors([t for t in given_up if t.started], d)  # worked on, too late
         dropped = [t for t in given_up if t.kind == COMPLAINT]
         if dropped:
             who = np.array([t.customer for t in dropped])
@@ -375,14 +376,18 @@ class StoreModel(mesa.Model):
                 abandoned=True,
             )
 
-    def _tasks_done(self, finished: list[Task], d: int) -> None:
-        """Advisor time is paid; handled complaints restore satisfaction; calls are made."""
+    def _pay_advisors(self, tasks: list[Task], d: int) -> None:
+        """The advisor hours `tasks` took, charged to their customers."""
         hourly, present_value = self.staff_cfg.hourly_cost, self.present_value[d]
         staff_cost, cost_pv = self.outcome.staff_cost, self.outcome.cost_pv
-        for task in finished:  # a day's few tasks: numpy calls would cost more than the sums
+        for task in tasks:  # a day's few tasks: numpy calls would cost more than the sums
             cost = task.hours * hourly
             staff_cost[task.customer] += cost
             cost_pv[task.customer] += cost * present_value
+
+    def _tasks_done(self, finished: list[Task], d: int) -> None:
+        """Advisor time is paid; handled complaints restore satisfaction; calls are made."""
+        self._pay_advisors(finished, d)
         complaints = [t for t in finished if t.kind == COMPLAINT]
         if complaints:
             who = np.array([t.customer for t in complaints])
@@ -454,8 +459,9 @@ class StoreModel(mesa.Model):
         if len(complainers):
             self.customers.change_satisfaction(complainers, -self.b.complaint_hit)
             self.outcome.complaints[complainers] += 1
-        for customer in complainers.tolist():
-            self.staff.submit(Task(COMPLAINT, customer, d, self.staff_cfg.complaint_hours))
+        for customer in complainers.tolist():  # raised after today's staff work
+            task = Task(COMPLAINT, customer, d, self.staff_cfg.complaint_hours)
+            self.staff.submit(task, from_day=d + 1)
         self.today["complaints"] = len(complainers)
         self._referrers = b.buyers[b.referral]
 

@@ -30,6 +30,7 @@ class Task:
     order: int = -1
     done_day: int = -1
     abandoned: bool = False
+    started: bool = False  # an advisor took it up: her hours are paid even if she gave up
 
 
 class StaffDesk:
@@ -52,9 +53,12 @@ class StaffDesk:
         for _ in range(advisors if hours_per_day > 0 else 0):
             self.env.process(self._advisor())
 
-    def submit(self, task: Task) -> None:
-        """Queue a task; it waits behind earlier tasks of the same or higher priority."""
-        start = task.created_day * self.hours_per_day
+    def submit(self, task: Task, from_day: int | None = None) -> None:
+        """Queue a task; it waits behind earlier tasks of the same or higher priority. An
+        advisor can start it on `from_day` (default: the day it was created): a complaint
+        raised after the day's work waits for the next day, whether the desk was busy or
+        idle."""
+        start = (task.created_day if from_day is None else from_day) * self.hours_per_day
         if self.env.now < start:  # the desk stood idle: its clock catches up first
             self.env.run(until=start)
         task.order = next(self._order)
@@ -65,10 +69,11 @@ class StaffDesk:
         while True:
             item = yield self.queue.get()
             task: Task = item.item
-            if task.abandoned:
+            if task.abandoned:  # she gave up while it waited in the queue
                 continue
+            task.started = True  # the advisor's hours are spent on it from here
             yield self.env.timeout(task.hours)
-            if task.abandoned:  # gave up while it was being handled
+            if task.abandoned:  # she gave up while it was being handled: too late for her
                 continue
             task.done_day = math.ceil(self.env.now / self.hours_per_day) - 1  # (dH, (d+1)H]
             del self.waiting[task.order]
