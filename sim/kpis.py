@@ -25,8 +25,8 @@ GLOSSARY: dict[str, str] = {
     "repurchase_rate": "customers who bought at least twice in the run / customers who bought",
     "churn_rate": "true churn: share of customers alive on day 0 who silently left during the run"
     " (only a simulation can know it)",
-    "lapsed_rate": f"observable: share of customers with no purchase in the last {SLEEPING_DAYS}"
-    " days at the end",
+    "lapsed_rate": f"observable: share of customers whose last purchase was {SLEEPING_DAYS} or"
+    " more days before the end of the run (the day after its last)",
     "reactivation_rate": f"customers silent {SLEEPING_DAYS}+ days who bought again / customers"
     f" who were silent {SLEEPING_DAYS}+ days at some point of the run",
     "clv": "customer lifetime value over the run: net profit per customer, discounted to day 0",
@@ -152,7 +152,8 @@ def _cdnow_cohorts(model: StoreModel, g: np.ndarray) -> dict[str, float | None]:
     o, tx = model.outcome, model.ledger.transactions
     customer, day = tx.column("customer"), tx.column("day")
     joined, newcomer = o.joined_day, np.arange(o.n) >= model.base_customers
-    eligible = g & newcomer & (joined < model.days - COHORT_DAYS)
+    # her 39 weeks, joined .. joined + 272, lie inside the run's days 0 .. days - 1
+    eligible = g & newcomer & (joined <= model.days - COHORT_DAYS)
     in_window = day < joined[customer] + COHORT_DAYS
     purchases = np.bincount(customer[in_window], minlength=o.n)
     silent = g & ~newcomer
