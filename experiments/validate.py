@@ -620,7 +620,11 @@ def judge_backfire(m: dict, b: BackfireSettings) -> CheckResult:
     sentence = (
         f"Contact can backfire: a plain {b.channel} {_every(b.every_days)} raised the "
         f"{months:.0f}-month churn of {m['segment']} from {_pct(m['churn_none'], 1)} to "
-        f"{_pct(m['churn_messaged'], 1)} (Ascarza et al. 2016, a field experiment: 6.4% to 10.0%)."
+        f"{_pct(m['churn_messaged'], 1)} (Ascarza et al. 2016, a field experiment: 6.4% to 10.0%). "
+        "This checks the direction only: with the same customers in both runs, messages can "
+        "only add churn, so any fatigue effect at all passes; the size, "
+        f"{_num(100 * m['increase'], '+.1f')} points against the experiment's +3.6, is for the "
+        "reader to weigh."
     )
     target = "churn increase > 0, 95% paired interval excluding zero"
     return CheckResult("backfire", m, target, passed, line, sentence, b.source)
@@ -673,6 +677,11 @@ def judge_holdout(m: dict, strategy: str, holdout: float, source: str) -> CheckR
         f"{'contains' if passed else 'misses'} the true effect only a simulation can know "
         f"({_num(m['true_uplift'])}: the same customers without the strategy)."
     )
+    if (m["high"] - m["low"]) / 2 > abs(m["true_uplift"]):
+        sentence += (
+            " Its interval is wider than the effect itself, so this shows only loosely that a "
+            "holdout measures without bias: more seeds would test it harder."
+        )
     target = "true uplift within the holdout estimate's 95% interval"
     return CheckResult("holdout_uplift", m, target, passed, line, sentence, source)
 

@@ -543,8 +543,9 @@ def tune_body(
             )
         else:
             text += (
-                ": within the noise, so the default setting is as good as far as this "
-                "simulation can tell."
+                ": within the noise. These seeds cannot tell the two apart, which is not the "
+                "same as showing them equal: keep the default unless more fresh seeds (more "
+                "hydra.callbacks.report.validation_seeds) show the tuned setting ahead."
             )
         parts.append(f'<p class="finding">{text}</p>')
         order = [tuned, default, baseline]
@@ -564,7 +565,9 @@ def tune_body(
             h.figure(
                 fig.tune_history(trials, params, "net_profit_per_customer"),
                 "Each trial's net profit per customer on the tuning seed; the best so far; and "
-                "where in the settings the optimiser looked.",
+                "where in the settings the optimiser looked. On one seed, neighbouring settings "
+                "can differ by luck as much as by their effect: the climb of the best so far "
+                "overstates what tuning gains, and the fresh seeds above are what counts.",
                 "optimisation history",
             )
         )

@@ -252,6 +252,9 @@ def key_numbers(
             band = interval(r["diff_low"], r["diff_high"])
             extra = f"<b>{money(r['diff'], True)}</b><br><small>{band}</small>"
             total = whole(r["diff"] * base)
+            if math.isfinite(r["diff_low"]) and math.isfinite(r["diff_high"]):
+                band = interval(r["diff_low"] * base, r["diff_high"] * base, whole)
+                total += f"<br><small>{band}</small>"
             won, n = wins_over_baseline(summary, name, baseline)
             beat = f"{won} of {n}"
             ratio = roi.loc[name, "diff"] if name in roi.index else math.nan

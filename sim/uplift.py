@@ -17,8 +17,8 @@ sum(x), with a delta-method normal 95% interval: R has variance var(y - R x) / (
   (list-price sales x gross margin) and the incremental cost the difference of their
   marketing cost (messages + discounts + advisor time). It equals incremental net profit /
   incremental cost: 0.5 means each unit spent came back with 0.5 profit on top; -1 means
-  the spend bought nothing. null when the treated arm was sent nothing or the incremental
-  cost is not positive (no campaign spend to return on).
+  the spend bought nothing; below -1, it also cost margin. null when the treated arm was
+  sent nothing or the incremental cost is not positive (no campaign spend to return on).
 
 An interval is null when an arm has fewer than two customers.
 """

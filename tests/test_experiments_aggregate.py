@@ -819,6 +819,8 @@ def test_the_key_numbers_give_each_policy_its_incremental_roi(tmp_path, base_con
     _, summary, comparison = agg.aggregate(tmp_path)
     text = html.key_numbers(summary, comparison, ["blanket", "none"], "none")
     assert "incremental ROI" in text and '<td class="num">+2.00</td>' in text
+    # the whole base (1,000 treated and 100 holdout customers on day 0), with its interval
+    assert "+2,200<br><small>+2,200 to +2,200</small>" in text
 
 
 def test_the_holdout_roi_is_the_typical_runs_not_a_mean_of_wild_ratios(tmp_path, base_configs):

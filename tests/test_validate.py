@@ -281,6 +281,7 @@ def test_backfire_compares_the_segment_churn_paired_by_seed():
     assert m["churn_none"] == pytest.approx(45 / 700)
     assert m["churn_messaged"] == pytest.approx(202 / 3 / 700)
     assert m["low"] > 0 and judge_backfire(m, settings).passed
+    assert "This checks the direction only" in judge_backfire(m, settings).sentence
     assert "sms list" in m["segment"]
     same = measure_backfire([run(40, 50), run(45, 50), run(50, 50)], none, "sms")
     assert same["increase"] == 0 and not judge_backfire(same, settings).passed
@@ -316,6 +317,13 @@ def test_holdout_estimate_must_cover_the_true_uplift():
     assert m["high"] - 1.5 == pytest.approx(np.sqrt(2) / 2, rel=1e-6)  # pooled: narrower
     assert m["seeds_covered"] == 2
     assert judge_holdout(m, "winback", 0.1, "").passed
+    assert "only loosely" not in judge_holdout(m, "winback", 0.1, "").sentence
+    pairs = [holdout_runs(1.5, 4.0, 1.5), holdout_runs(1.5, 4.0, 1.5)]  # wider than the effect
+    wide = measure_holdout([s for s, _ in pairs], [n for _, n in pairs])
+    assert (
+        "only loosely that a holdout measures without bias"
+        in judge_holdout(wide, "winback", 0.1, "").sentence
+    )
     pairs = [holdout_runs(4.0, 1.0, 1.5), holdout_runs(4.0, 1.0, 1.5)]
     far = measure_holdout([s for s, _ in pairs], [n for _, n in pairs])
     assert far["seeds_covered"] == 0 and not judge_holdout(far, "winback", 0.1, "").passed
