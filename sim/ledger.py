@@ -184,11 +184,13 @@ class ObservableView:
     """What a strategy sees on one day: the record, today's date and calendar, nothing hidden.
 
     Columns come back read-only; a strategy changes customers only through the actions it
-    returns. Attributes: `day`, `date`, `event` (today's calendar event or None), `horizon`
-    (days in the run), `styles`, `channels`, `n_customers`.
+    returns. Attributes: `day`, `date`, `event` (the calendar event under way today, on every
+    one of its days, or None), `event_starts` (today is the first day of `event`, or the
+    run's first day falls inside it), `horizon` (days in the run), `styles`, `channels`,
+    `n_customers`.
     """
 
-    __slots__ = ("day", "date", "event", "horizon", "styles", "channels", "_ledger")
+    __slots__ = ("day", "date", "event", "event_starts", "horizon", "styles", "channels", "_ledger")
 
     def __init__(
         self,
@@ -198,9 +200,11 @@ class ObservableView:
         event: str | None,
         horizon: int,
         styles: list[str],
+        event_starts: bool = False,
     ) -> None:
         self._ledger = ledger
         self.day, self.date, self.event, self.horizon = day, date, event, horizon
+        self.event_starts = event_starts
         self.styles = list(styles)
         self.channels = list(ledger.channels)
 

@@ -142,6 +142,7 @@ class StoreModel(mesa.Model):
             self.store.event_today[d],
             self.days,
             self.store.styles,
+            event_starts=self.store.event_starts[d],
         )
         actions = self._admit(self.strategy.decide(view))
         for update in actions.loyalty:

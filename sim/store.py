@@ -31,6 +31,11 @@ class Store:
         self._dates = [self.start_date + dt.timedelta(days=day) for day in range(days + 1)]
         self.iso_dates = [date.isoformat() for date in self._dates]  # the daily series' dates
         self.event_today, lift = self._calendar(self.start_date, days)
+        # the first day of each occurrence (or day 0 inside one): an event lasts many days
+        self.event_starts = [
+            event is not None and (day == 0 or self.event_today[day - 1] != event)
+            for day, event in enumerate(self.event_today)
+        ]
         _, year_lift = self._calendar(dt.date(self.start_date.year, 1, 1), 365)
         self.visit_lift = lift / np.mean(year_lift)
 

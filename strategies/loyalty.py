@@ -75,7 +75,6 @@ class Loyalty(Strategy):
         ]
         self.arrival_events = set(arrival_events or [])
         self.arrival_preview = message(arrival_preview, "arrival_preview")
-        self._last_event: str | None = None
         self._started = False
 
     def check(
@@ -131,8 +130,6 @@ class Loyalty(Strategy):
         return out
 
     def _arrivals(self, view: ObservableView) -> list:
-        starts = view.event in self.arrival_events and view.event != self._last_event
-        self._last_event = view.event
-        if not starts:
+        if not (view.event_starts and view.event in self.arrival_events):
             return []
         return self.arrival_preview.batches(view, np.flatnonzero(view.tier > 0))

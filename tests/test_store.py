@@ -35,3 +35,18 @@ def test_an_empty_calendar_lifts_nothing():
     cfg = with_schema(compose(["store.calendar=[]"]))
     store = Store(validate(cfg).store, 30)
     assert store.event_today == [None] * 30 and np.all(store.visit_lift == 1.0)
+
+
+def test_an_event_starts_on_its_first_day_or_on_day_0_inside_it():
+    """`event` names the event on every one of its days; a strategy acting once per event
+    reads `event_starts` (one that read `event` sent 42 drops instead of 2)."""
+    store = _store("2025-01-10", 400)  # inside winter_clearance (Jan 2-15)
+    day = {store.date(d): d for d in range(400)}
+    starts = [store.date(d) for d in range(400) if store.event_starts[d]]
+    assert starts[0] == dt.date(2025, 1, 10)
+    assert dt.date(2025, 11, 11) in starts and dt.date(2026, 1, 2) in starts
+    assert len(starts) == len({(store.event_today[day[s]], s.year) for s in starts})
+    for s in starts[1:]:
+        assert store.event_today[day[s] - 1] != store.event_today[day[s]]
+    event_days = sum(e is not None for e in store.event_today)
+    assert event_days > 5 * len(starts)  # events last many days; they start once

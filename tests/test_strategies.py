@@ -404,3 +404,15 @@ def test_one_strategy_object_runs_several_seeds_each_from_a_fresh_start():
     for strategy in (capped, Loyalty()):
         first, second = (run("customers=1000", "days=40", strategy=strategy) for _ in range(2))
         assert first.metrics == second.metrics
+
+
+def test_members_get_one_preview_on_the_first_day_of_each_new_season_arrival():
+    result = run("strategy=loyalty", "customers=3000", "days=365", "seed=2")
+    m = result.model
+    sent = messages(result)
+    days = sorted(set(sent.loc[sent["campaign"] == "arrival_preview", "day"].tolist()))
+    firsts = [d for d in range(365) if m.store.event_starts[d]]
+    arrivals = [
+        d for d in firsts if m.store.event_today[d] in ("spring_arrivals", "autumn_arrivals")
+    ]
+    assert days == arrivals and len(days) == 2  # spring and autumn, once each
