@@ -45,11 +45,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from experiments.configdir import searchpath_override
 from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
 from sim import btyd
-from sim.config import Config, PopulationConfig, compose
+from sim.config import Config, PopulationConfig, compose, searchpath_override
 from sim.transactions import (
     CleaningReport,
     TransactionDataError,

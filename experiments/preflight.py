@@ -20,10 +20,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from experiments.aggregate import read_file, read_plan
-from experiments.configdir import searchpath_override, split_config_dir
+from experiments.configdir import split_config_dir
 from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
-from sim.config import ConfigError, compose, validate
+from sim.config import ConfigError, compose, searchpath_override, validate
 from sim.simulate import build_strategy
 from sim.twin import read_twin
 

@@ -16,6 +16,12 @@ MAX_TIER = 127  # the record keeps a tier in one signed byte
 MAX_STYLE = 127  # and a style
 
 
+class ActionError(TypeError, ValueError):
+    """An action of the wrong kind (a list for Actions, a number for an Offer): a mistake in
+    the strategy's settings or code that the commands name in one line, as they do bad
+    values (ValueError)."""
+
+
 @dataclass(frozen=True)
 class Offer:
     """A coupon: `discount` off the ticket when she spends at least `min_spend` before expiry."""
@@ -60,9 +66,9 @@ class MessageBatch:
     def __post_init__(self) -> None:
         self.customers = rows(self.customers, f"MessageBatch {self.campaign} customers")
         if not isinstance(self.channel, str):
-            raise TypeError(f"MessageBatch {self.campaign}: channel must be a channel's name")
+            raise ActionError(f"MessageBatch {self.campaign}: channel must be a channel's name")
         if self.offer is not None and not isinstance(self.offer, Offer):
-            raise TypeError(
+            raise ActionError(
                 f"MessageBatch {self.campaign}: offer must be a sim.actions.Offer or None, "
                 f"not {type(self.offer).__name__}"
             )
@@ -137,7 +143,7 @@ class Actions:
         for name, kind in (("messages", MessageBatch), ("loyalty", LoyaltyUpdate)):
             items = getattr(self, name)
             if not isinstance(items, list) or not all(isinstance(x, kind) for x in items):
-                raise TypeError(f"Actions.{name} must be a list of {kind.__name__}")
+                raise ActionError(f"Actions.{name} must be a list of {kind.__name__}")
 
 
 def rows(values: object, what: str) -> np.ndarray:

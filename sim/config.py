@@ -17,6 +17,7 @@ import numbers
 import re
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import ConfigCompositionException
@@ -320,9 +321,31 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
-def compose(overrides: list[str] | tuple[str, ...] = (), with_hydra: bool = False) -> DictConfig:
+def searchpath_override(config_dir: str | Path) -> str:
+    """The override that adds a folder of configs to the search path, as `--config-dir` does.
+
+    What `compose(config_dir=...)` adds; like Hydra's own --config-dir, the folder is searched
+    after the built-in configs.
+    """
+    path = Path(config_dir).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"config directory {path} is a file (--config-dir): give the folder that holds it"
+        )
+    if not path.is_dir():
+        raise FileNotFoundError(f"config directory {path} not found (--config-dir)")
+    quoted = f"file://{path}".replace("\\", "\\\\").replace("'", "\\'")
+    return f"hydra.searchpath=['{quoted}']"
+
+
+def compose(
+    overrides: list[str] | tuple[str, ...] = (),
+    with_hydra: bool = False,
+    config_dir: str | Path | None = None,
+) -> DictConfig:
     """The run config with command-line style overrides (with Hydra's own `hydra` node if
-    asked), as every command and Python composes it.
+    asked), as every command and Python composes it; `config_dir` is `--config-dir`'s folder
+    of your own configs (e.g. `compose(["strategy=mine"], config_dir="my_configs")`).
 
     Two of Hydra's answers become one-line ConfigErrors here, for every caller: a file that is
     not valid YAML, and a key the config lacks, which Hydra answers with advice to add it
@@ -334,6 +357,8 @@ def compose(overrides: list[str] | tuple[str, ...] = (), with_hydra: bool = Fals
 
     register_schema()
     overrides = list(overrides)
+    if config_dir is not None:
+        overrides = [searchpath_override(config_dir), *overrides]
     with initialize_config_module("retail_sim_configs", version_base=None):
         try:
             return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
@@ -361,6 +386,11 @@ def compose(overrides: list[str] | tuple[str, ...] = (), with_hydra: bool = Fals
     fix = did_you_mean(leaf, names, prefix)
     if fix is None:
         fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
+        group = OmegaConf.select(cfg, key.split(".", 1)[0])
+        target = str(group.get("_target_", "")) if isinstance(group, DictConfig) else ""
+        if target and not target.startswith("strategies."):  # the user's own class
+            value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
+            fix += f"; an argument of {target} that its config lacks is added with +{key}={value}"
     raise _NotASetting(f"{key} is not a setting: {fix}")
 
 

@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 
 from sim import behaviour as rules
-from sim.actions import Actions, LoyaltyUpdate, MessageBatch
+from sim.actions import ActionError, Actions, LoyaltyUpdate, MessageBatch
 from sim.agents import AgentCustomers
 from sim.channels import Channels
 from sim.config import ChannelConfig, PopulationConfig, StoreConfig
@@ -248,7 +248,7 @@ class StoreModel(mesa.Model):
     def _admit(self, actions: Actions) -> Actions:
         """Drop the holdout, unknown customers' rows and messages she cannot receive."""
         if not isinstance(actions, Actions):
-            raise TypeError(
+            raise ActionError(
                 f"{type(self.strategy).__name__}.decide must return sim.actions.Actions, "
                 f"not {type(actions).__name__}"
             )

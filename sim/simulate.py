@@ -99,6 +99,9 @@ def simulate(
     cfg = with_schema(cfg)
     run = validate(cfg)
     if strategy is not None:
+        if isinstance(strategy, type):
+            name = strategy.__name__
+            raise ConfigError(f"strategy {name} is a class: give an instance, e.g. {name}()")
         if not callable(getattr(strategy, "decide", None)):
             raise ConfigError(f"strategy {type(strategy).__name__} has no decide(view) method")
         strategy = copy.deepcopy(strategy)

@@ -20,8 +20,7 @@ from omegaconf import OmegaConf
 
 from experiments.bench_calibrate import synthetic_export
 from experiments.calibrate import main
-from experiments.configdir import searchpath_override
-from sim.config import BehaviourConfig, PopulationConfig, compose, validate
+from sim.config import BehaviourConfig, PopulationConfig, compose, searchpath_override, validate
 from sim.simulate import simulate
 from tests.conftest import PROJECT, SHARED_DATA, run_cli
 

@@ -111,3 +111,14 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0], result.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_python_composes_a_users_config_folder_as_config_dir_does(tmp_path):
+    (tmp_path / "strategy").mkdir()
+    (tmp_path / "strategy" / "weekly_sms.yaml").write_text(
+        "defaults:\n  - blanket\n_target_: strategies.blanket.Blanket\nevery_days: 7\n"
+    )
+    cfg = compose(["strategy=weekly_sms"], config_dir=tmp_path)
+    assert cfg.strategy.every_days == 7 and cfg.strategy.channel == "sms"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        compose([], config_dir=tmp_path / "nope")

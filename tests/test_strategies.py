@@ -416,3 +416,45 @@ def test_members_get_one_preview_on_the_first_day_of_each_new_season_arrival():
         d for d in firsts if m.store.event_today[d] in ("spring_arrivals", "autumn_arrivals")
     ]
     assert days == arrivals and len(days) == 2  # spring and autumn, once each
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # decide returned a list: a one-line error, not Hydra's traceback
+        (["strategy._target_=mystore.strategies.ReturnsList"], "ReturnsList.decide must return"),
+        # a setting of the user's own class needs +: the message says so
+        (
+            ["strategy._target_=mystore.strategies.ReturnsList", "strategy.days=5"],
+            "added with +strategy.days=5",
+        ),
+    ],
+)
+def test_mistakes_in_a_users_own_strategy_stop_with_one_line(tmp_path, args, says):
+    (tmp_path / "mystore").mkdir()
+    (tmp_path / "mystore" / "__init__.py").write_text("")
+    (tmp_path / "mystore" / "strategies.py").write_text(
+        "class ReturnsList:\n"
+        "    def __init__(self, days=30):\n"
+        "        self.days = days\n"
+        "    def decide(self, view):\n"
+        "        return []\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from experiments.run import main; main()", *args]
+        + ["customers=200", "days=5", f"hydra.run.dir={tmp_path / 'out'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": f"{tmp_path}:{PROJECT}", "PATH": ""},
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
+
+
+def test_a_strategy_class_given_for_an_instance_is_named():
+    from sim.config import ConfigError, compose
+    from sim.simulate import simulate
+
+    with pytest.raises(ConfigError, match=r"strategy Blanket is a class: give an instance"):
+        simulate(compose(["customers=100", "days=2"]), strategy=Blanket)
