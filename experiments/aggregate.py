@@ -313,9 +313,12 @@ def _label(jobs: list[Job]) -> None:
     """Strategy label, seed and scenario of each job.
 
     The strategy label is the strategy's config name (`strategy=blanket`), followed by any of
-    its settings the job overrides (`blanket every_days=7`). The scenario is every other
-    override whose value differs between jobs (e.g. a behaviour parameter a robustness sweep
-    varies); settings common to all jobs (customers=300) are not part of it.
+    its settings the job overrides (`blanket every_days=7`) and the frequency cap when the
+    sweep varies it (`blanket cap=weekly`: a cap is part of the policy; `cap=none` is none,
+    and so is a cap on `none`, which sends nothing to cap).
+    The scenario is every other override whose value differs between jobs (e.g. a behaviour
+    parameter a robustness sweep varies); settings common to all jobs (customers=300) are not
+    part of it.
     """
     pairs_of = [dict(map(_split, job.overrides)) for job in jobs]
     keys = {key for pairs in pairs_of for key in pairs}
@@ -330,14 +333,26 @@ def _label(jobs: list[Job]) -> None:
         ]
         if "strategy._target_" in varying and "strategy._target_" in pairs:
             name = pairs["strategy._target_"].rsplit(".", 1)[-1]
-        job.strategy = " ".join([name, *params])
+        caps = [  # a cap on sending nothing is sending nothing: none stays none
+            f"{k}={v}"
+            for k, v in pairs.items()
+            if _is_cap(k) and k in varying and not (k == "cap" and v == "none") and name != "none"
+        ]
+        job.strategy = " ".join([name, *params, *caps])
         seed = (job.config or {}).get("seed", pairs.get("seed"))
         job.seed = int(seed) if seed is not None and str(seed).isdigit() else None
         job.scenario = {
             k: v
             for k, v in pairs.items()
-            if k in varying and not k.startswith(("strategy", "hydra.")) and k not in IGNORED_KEYS
+            if k in varying
+            and not k.startswith(("strategy", "hydra."))
+            and not _is_cap(k)
+            and k not in IGNORED_KEYS
         }
+
+
+def _is_cap(key: str) -> bool:
+    return key == "cap" or key.startswith("cap.")
 
 
 def scenario_label(scenario: dict[str, str]) -> str:

@@ -835,3 +835,21 @@ def test_the_holdout_roi_is_the_typical_runs_not_a_mean_of_wild_ratios(tmp_path,
     _, _, comparison = agg.aggregate(tmp_path)
     row = html.kpi_rows(comparison, "incremental_roi").loc["blanket"]
     assert row["holdout_estimate"] == 1.1  # the median; the mean would be 19.0
+
+
+def test_a_swept_cap_is_part_of_the_policy_not_a_scenario(tmp_path, base_configs):
+    """`strategy=none,blanket cap=none,weekly` compares blanket with and without its cap (a cap
+    on none changes nothing: none stays the baseline); it became a robustness report over
+    "uncertain behaviour parameters"."""
+    num = 0
+    for s in SEEDS:
+        for strategy in ("none", "blanket"):
+            for cap in ("none", "weekly"):
+                overrides = [f"seed={s}", f"strategy={strategy}", f"cap={cap}"]
+                config = {**base_configs[strategy], "seed": s}
+                _job(tmp_path, num, overrides, _metrics(80.0 + s), config=config, daily=False)
+                num += 1
+    jobs = agg.find_jobs(tmp_path)
+    assert {j.strategy for j in jobs} == {"none", "blanket", "blanket cap=weekly"}
+    assert all(j.scenario == {} for j in jobs)
+    assert build.build(tmp_path).kind == "compare"
