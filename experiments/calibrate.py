@@ -441,11 +441,20 @@ def _ranges() -> dict[str, tuple[float | None, float | None]]:
     }
 
 
-def _population_values(cal: Calibration, cal_end: pd.Timestamp) -> dict[str, tuple[Any, str]]:
-    """Fitted population settings with the comment that says where each comes from."""
+def _population_values(
+    cal: Calibration, cal_end: pd.Timestamp, recent_purchases: int
+) -> dict[str, tuple[Any, str]]:
+    """Fitted population settings with the comment that says where each comes from.
+
+    `recent_purchases`: the transactions of the last RECENT_DAYS of calibration. Some of that
+    quarter's first purchases are friends referred by those buyers, and the twin refers
+    friends itself (`referral_propensity`, kept from the defaults): the newcomers it draws on
+    top are the first purchases the referrals do not explain, or it would count them twice."""
     pn, gg = cal.fits["pareto_nbd"].params, cal.fits["gamma_gamma"].params
     n = len(cal.summary)
-    recent = int((cal.summary["first_purchase"] > cal_end - pd.Timedelta(days=RECENT_DAYS)).sum())
+    firsts = int((cal.summary["first_purchase"] > cal_end - pd.Timedelta(days=RECENT_DAYS)).sum())
+    referral = float(compose([]).population.referral_propensity)
+    recent = max(firsts - referral * recent_purchases, 0.0)
     span = int((cal_end - cal.data_start).days) + 1
     values: dict[str, tuple[Any, str]] = {
         "purchase_r": (pn["r"], "Pareto/NBD r fitted on this store"),
@@ -468,8 +477,9 @@ def _population_values(cal: Calibration, cal_end: pd.Timestamp) -> dict[str, tup
         ),
         "new_customers_per_year": (
             recent / n * 365 / RECENT_DAYS,
-            f"first purchases in the last {RECENT_DAYS} days of calibration, annualised, "
-            "per customer (0 for a closed cohort)",
+            f"first purchases in the last {RECENT_DAYS} days of calibration ({firsts}) less the "
+            f"friends referral_propensity {referral:g} brings from its {recent_purchases} "
+            "purchases, annualised, per customer (0 for a closed cohort)",
         ),
         "style_rate_exponent": (
             0,
@@ -772,20 +782,24 @@ def _figure(path: Path, validation: dict[str, Any]) -> None:
 
 
 def _validation_lines(v: dict[str, Any]) -> list[str]:
+    def num(x: float | None, spec: str) -> str:  # a fit that failed leaves no expectation
+        return "n/a" if x is None else format(x, spec)
+
     lines = [
         f"holdout {v['calibration_end']} to {v['holdout_end']}: actual "
         f"{v['actual_holdout_transactions']}, Pareto/NBD expected "
-        f"{v['model_expected_holdout_transactions']:.1f}, BG/NBD expected "
-        f"{v['bgnbd_expected_holdout_transactions']:.1f}, twin "
-        f"{v['simulated_holdout_transactions']:.1f} (runs {min(v['simulated_runs'])}-"
+        f"{num(v['model_expected_holdout_transactions'], '.1f')}, BG/NBD expected "
+        f"{num(v['bgnbd_expected_holdout_transactions'], '.1f')}, twin "
+        f"{num(v['simulated_holdout_transactions'], '.1f')} (runs {min(v['simulated_runs'])}-"
         f"{max(v['simulated_runs'])})",
         f"{'x':>4} {'customers':>9} {'actual':>7} {'model':>7} {'bgnbd':>7} {'twin':>7}",
     ]
     for row in v["by_calibration_purchases"]:
         if row["customers"]:
             lines.append(
-                f"{row['x']:>4} {row['customers']:>9} {row['actual']:>7.3f} {row['model']:>7.3f} "
-                f"{row['bgnbd']:>7.3f} {row['twin']:>7.3f}"
+                f"{row['x']:>4} {row['customers']:>9} {num(row['actual'], '>7.3f')} "
+                f"{num(row['model'], '>7.3f')} {num(row['bgnbd'], '>7.3f')} "
+                f"{num(row['twin'], '>7.3f')}"
             )
     return lines
 
@@ -913,7 +927,8 @@ def calibrate(args: argparse.Namespace) -> Path:
         (stage / "population").mkdir()
         (stage / "store").mkdir()
         _write_json(stage / "fit.json", _fit_json(cal, report, cal_end))
-        values = _population_values(cal, cal_end)
+        recent = (tx["date"] > cal_end - pd.Timedelta(days=RECENT_DAYS)) & (tx["date"] <= cal_end)
+        values = _population_values(cal, cal_end, int(recent.sum()))
         header = (
             f"Written by retail-sim-calibrate from {args.transactions.name}, calibration end "
             f"{cal_end.date()}.\nPareto/NBD and Gamma-Gamma as fitted (fit.json, weeks), "

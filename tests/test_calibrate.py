@@ -626,3 +626,42 @@ def test_a_clipped_spend_fit_is_written_as_the_simulator_takes_it(capsys, tmp_pa
     if sd == 0:
         result = simulate(compose([*args, "strategy=none", "customers=3000", "days=180"]))
         assert result.metrics["aov"] == pytest.approx(frame["amount"].mean(), rel=0.05)
+
+
+def test_newcomers_are_the_first_purchases_the_twins_own_referrals_do_not_explain(store_out):
+    """The twin refers friends itself (referral_propensity): drawing every first purchase as
+    a newcomer on top counted the referred friends twice (+11% newcomers)."""
+    out, _, rows = store_out
+    text = (out / "population" / "synthetic.yaml").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("new_customers_per_year:"))
+    value = float(line.split(":")[1].split("#")[0])
+    firsts, propensity, purchases = re.search(
+        r"\((\d+)\) less the friends referral_propensity ([\d.]+) brings from its (\d+) purchases",
+        line,
+    ).groups()
+    n = json.loads((out / "fit.json").read_text())["customers"]
+    expected = max(int(firsts) - float(propensity) * int(purchases), 0) / n * 365 / 91
+    assert int(firsts) > 0 and int(purchases) > int(firsts)
+    assert value == pytest.approx(expected, rel=1e-5) and value < int(firsts) / n * 365 / 91
+
+
+def test_a_validation_without_a_model_expectation_is_still_printed():
+    """A fit that failed (one customer) left None expectations, and the summary line raised a
+    TypeError after all the twin runs."""
+    from experiments.calibrate import _validation_lines
+
+    row = {"x": 5, "customers": 1, "actual": 3.0, "model": None, "bgnbd": None, "twin": 2.5}
+    lines = _validation_lines(
+        {
+            "calibration_end": "2026-06-30",
+            "holdout_end": "2026-12-31",
+            "actual_holdout_transactions": 3,
+            "model_expected_holdout_transactions": None,
+            "bgnbd_expected_holdout_transactions": None,
+            "simulated_holdout_transactions": 2.5,
+            "simulated_runs": [2, 3],
+            "by_calibration_purchases": [row],
+        }
+    )
+    assert "Pareto/NBD expected n/a, BG/NBD expected n/a, twin 2.5" in lines[0]
+    assert lines[-1].split() == ["5", "1", "3.000", "n/a", "n/a", "2.500"]
