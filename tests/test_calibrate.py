@@ -665,3 +665,28 @@ def test_a_validation_without_a_model_expectation_is_still_printed():
     )
     assert "Pareto/NBD expected n/a, BG/NBD expected n/a, twin 2.5" in lines[0]
     assert lines[-1].split() == ["5", "1", "3.000", "n/a", "n/a", "2.500"]
+
+
+def test_an_export_that_starts_after_customers_were_acquired_is_warned_of(capsys, tmp_path):
+    """Customers already there when the till system started all "first" appear in its first
+    quarter; the fits take that row as their first purchase ever."""
+    rng = np.random.default_rng(1)
+    start, rows = pd.Timestamp("2024-01-01"), []
+    for quarter, joining in enumerate([300] + [60] * 7):  # a burst, then a steady pace
+        for k in range(joining):
+            first = start + pd.Timedelta(days=int(91 * quarter + rng.integers(0, 40)))
+            for visit in range(3):  # all inside her quarter
+                day = first + pd.Timedelta(days=int(visit * rng.integers(10, 25)))
+                rows.append((f"{ID}{quarter}-{k}", day.date().isoformat(), 50.0))
+    path = tmp_path / "export.csv"
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(path, index=False)
+    end = (start + pd.Timedelta(days=8 * 91 - 1)).date().isoformat()
+    args = ("--calibration-end", end, "--out")
+    code, _, err = calibrate(capsys, path, *args, tmp_path / "cut")
+    assert code == 0, err
+    assert "300 customers first appear in the export's first 91 days, against 60 per 91" in err
+    steady = pd.read_csv(path)
+    steady = steady[~steady["customer_id"].str.startswith(f"{ID}0-")]  # acquired inside it
+    steady.to_csv(path, index=False)
+    code, _, err = calibrate(capsys, path, *args, tmp_path / "whole")
+    assert code == 0 and "first appear" not in err
