@@ -140,6 +140,14 @@ def load_transactions(
     path = Path(path)
     if date_format is not None:
         parse_dates(pd.Series(["2000-01-01"]), date_format)  # a bad format stops before reading
+    header = next((line for line in _text_head(path).splitlines() if line.strip()), b"")
+    other = next((sep for sep in (b";", b"\t", b"|") if sep in header), None)
+    if other is not None and b"," not in header:  # a European export: 56,37 breaks the rows
+        name = {b";": "semicolon", b"\t": "tab", b"|": "pipe"}[other]
+        raise TransactionDataError(
+            f"{path}: the file looks {name} separated, not comma separated: save it as CSV "
+            "with commas between fields and a point for decimals (56.37)"
+        )
     try:
         raw = _read_csv(
             path,
@@ -165,9 +173,7 @@ def load_transactions(
             "name yours with --customer-col, --date-col, --amount-col (--items-col, "
             "--style-col), or customer_col= etc. from Python"
         )
-        if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ";\t|"):
-            hint = "the file looks not comma separated; save it as CSV with commas"
-        elif len(raw.columns) == 1 and len(raw.columns[0].split()) == 5:
+        if len(raw.columns) == 1 and len(raw.columns[0].split()) == 5:
             hint = "the file looks like the CDNOW file: pass --format cdnow (or use load_cdnow)"
         raise TransactionDataError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "

@@ -56,9 +56,19 @@ def test_missing_columns_are_named_with_the_columns_found(tmp_path):
     assert frame["amount"].tolist() == [10.0]
 
 
-def test_semicolon_export_gets_a_separator_hint(tmp_path):
-    message = _error(_csv(tmp_path, "customer_id;date;amount\nA;2021-01-01;10\n"))
-    assert "not comma separated" in message
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("customer_id;date;amount\nA;2021-01-01;10\n", "semicolon"),
+        # decimal commas: the rows split into more fields than the header, which was named
+        ("customer_id;date;amount\nA;01/01/2025;56,37\n", "semicolon"),
+        ("customer_id\tdate\tamount\nA\t2021-01-01\t56,37\n", "tab"),
+    ],
+)
+def test_an_export_not_comma_separated_gets_a_separator_hint(tmp_path, text, kind):
+    message = _error(_csv(tmp_path, text))
+    assert f"looks {kind} separated, not comma separated" in message
+    assert "a point for decimals" in message
 
 
 def test_the_cdnow_file_read_as_csv_gets_a_format_hint(tmp_path):
