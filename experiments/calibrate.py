@@ -719,6 +719,7 @@ def _validate(
     return _plain(
         {
             "calibration_end": str(cal_end.date()),
+            "holdout_start": str((cal_end + pd.Timedelta(days=1)).date()),
             "holdout_end": str(hold_end.date()),
             "holdout_days": days,
             "customers": n,
@@ -786,7 +787,7 @@ def _validation_lines(v: dict[str, Any]) -> list[str]:
         return "n/a" if x is None else format(x, spec)
 
     lines = [
-        f"holdout {v['calibration_end']} to {v['holdout_end']}: actual "
+        f"holdout {v['holdout_start']} to {v['holdout_end']}: actual "
         f"{v['actual_holdout_transactions']}, Pareto/NBD expected "
         f"{num(v['model_expected_holdout_transactions'], '.1f')}, BG/NBD expected "
         f"{num(v['bgnbd_expected_holdout_transactions'], '.1f')}, twin "

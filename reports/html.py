@@ -430,8 +430,15 @@ def assumptions(config: dict[str, Any], seeds: list[int], varied: list[str] = ()
     parameters a robustness sweep varied, shown as such)."""
     store, pop = config.get("store", {}), config.get("population", {})
     beh = pop.get("behaviour", {})
+    twin = pop.get("twin_file") if pop.get("kind") == "twin" else None
+    who = (
+        f"{config.get('customers', 0):,}, the store's own (a digital twin from "
+        f"{esc(str(twin))}: each continues her recorded history)"
+        if twin
+        else f"{config.get('customers', 0):,}, drawn from the population's distributions"
+    )
     run_rows = [
-        ["customers on record on day 0", f"{config.get('customers', 0):,}"],
+        ["customers on record on day 0", who],
         ["days simulated", f"{config.get('days')} from {store.get('start_date')}"],
         ["simulated repeats (seeds)", f"{len(seeds)}: {', '.join(map(str, seeds))}"],
         ["holdout (control group kept out of every action)", pct(config.get("holdout", 0), 0)],

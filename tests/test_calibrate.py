@@ -654,6 +654,7 @@ def test_a_validation_without_a_model_expectation_is_still_printed():
     lines = _validation_lines(
         {
             "calibration_end": "2026-06-30",
+            "holdout_start": "2026-07-01",
             "holdout_end": "2026-12-31",
             "actual_holdout_transactions": 3,
             "model_expected_holdout_transactions": None,
@@ -663,6 +664,7 @@ def test_a_validation_without_a_model_expectation_is_still_printed():
             "by_calibration_purchases": [row],
         }
     )
+    assert lines[0].startswith("holdout 2026-07-01 to 2026-12-31: actual 3,")
     assert "Pareto/NBD expected n/a, BG/NBD expected n/a, twin 2.5" in lines[0]
     assert lines[-1].split() == ["5", "1", "3.000", "n/a", "n/a", "2.500"]
 

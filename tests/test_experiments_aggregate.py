@@ -853,3 +853,11 @@ def test_a_swept_cap_is_part_of_the_policy_not_a_scenario(tmp_path, base_configs
     assert {j.strategy for j in jobs} == {"none", "blanket", "blanket cap=weekly"}
     assert all(j.scenario == {} for j in jobs)
     assert build.build(tmp_path).kind == "compare"
+
+
+def test_the_assumptions_say_whether_the_customers_are_a_digital_twin(base_configs):
+    config = {**base_configs["none"], "customers": 5447}
+    assert "drawn from the population's distributions" in html.assumptions(config, [1, 2])
+    config["population"] = {**config["population"], "kind": "twin", "twin_file": "/s/twin.npz"}
+    text = html.assumptions(config, [1, 2])
+    assert "5,447, the store's own (a digital twin from /s/twin.npz" in text
