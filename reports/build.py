@@ -472,6 +472,9 @@ def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tup
     parts.append("<h2>Assumptions held fixed</h2>")
     fixed = h.assumptions(config, _seeds(summary), varied=[k.rsplit(".", 1)[-1] for k in varied])
     parts.append(fixed if config else "")
+    order = agg.strategies_in_order(summary, baseline) if not summary.empty else []
+    parts.append("<h3>The policies' settings</h3>")
+    parts.append(h.strategy_settings(_strategy_configs(jobs, order)))
     parts.append(h.missing_section(agg.missing(jobs)))
     subtitle = (
         f"{n} scenarios · {len(wins)} policies · {len(_seeds(summary))} seeds each"

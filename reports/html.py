@@ -514,10 +514,22 @@ def strategy_settings(configs: dict[str, dict[str, Any]]) -> str:
     for name, strategy in configs.items():
         target = str(strategy.get("_target_", "")).rsplit(".", 1)[-1]
         settings = ", ".join(
-            f"{esc(k)}={esc(_short(v))}" for k, v in strategy.items() if k != "_target_"
+            f"{esc(k)}={esc(_short(v))}" for k, v in _leaves(strategy) if not k.endswith("_target_")
         )
         rows.append([esc(name), esc(target), settings or "<small>(no settings)</small>"])
     return table(["policy", "class", "settings"], rows, numeric_from=99, cls="settings")
+
+
+def _leaves(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested settings as dotted keys (`cap.limits.sms.max=1`): a capped policy's whole cap
+    in one value was cut short, hiding the one limit that told two variants apart."""
+    leaves = []
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            leaves += _leaves(value, f"{prefix}{key}.")
+        else:
+            leaves.append((f"{prefix}{key}", value))
+    return leaves
 
 
 def _short(value: Any) -> str:

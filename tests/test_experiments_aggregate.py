@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from experiments import aggregate as agg
 from experiments import destination, tune
@@ -349,6 +350,7 @@ def test_robustness_counts_how_often_each_policy_stays_best(tmp_path, base_confi
     # a and b each win one scenario, a tie takes the third: the churn setting tips it
     assert "The assumption that tips it is <b>fatigue_churn</b>" in text
     assert "how much fatigue raises silent churn" in text  # what the varied setting means
+    assert "The policies' settings" in text
 
 
 def test_a_lone_policy_is_clearly_best_only_where_it_clearly_beats_sending_nothing(
@@ -861,3 +863,14 @@ def test_the_assumptions_say_whether_the_customers_are_a_digital_twin(base_confi
     config["population"] = {**config["population"], "kind": "twin", "twin_file": "/s/twin.npz"}
     text = html.assumptions(config, [1, 2])
     assert "5,447, the store's own (a digital twin from /s/twin.npz" in text
+
+
+def test_a_policys_settings_are_shown_whole_down_to_each_nested_limit():
+    """A capped policy's cap was one value cut at 140 characters: two variants differing in one
+    limit looked the same."""
+    from sim.config import compose
+
+    capped = compose(["strategy=capped_blanket", "strategy.cap.limits.sms.days=14"]).strategy
+    text = html.strategy_settings({"personal_capped": OmegaConf.to_container(capped)})
+    assert "cap.limits.sms.days=14" in text and "cap.limits.week.max=2" in text
+    assert "..." not in text and "_target_" not in text
