@@ -152,6 +152,10 @@ def rows(values: object, what: str) -> np.ndarray:
     the wrong customers."""
     array = np.asarray(values)
     if array.ndim != 1 or (len(array) and array.dtype.kind not in "iu"):
-        hint = " (for a mask, use np.flatnonzero(mask))" if array.dtype == bool else ""
+        hint = ""
+        if array.dtype == bool:
+            hint = " (for a mask, use np.flatnonzero(mask))"
+        elif array.dtype.kind in "OUS" and what.endswith("style"):  # names, not positions
+            hint = " (positions in view.styles: view.styles.index(name))"
         raise ValueError(f"{what} must be a 1-D array of whole numbers{hint}")
     return array.astype(np.int64, copy=False)

@@ -67,6 +67,11 @@ def _instantiate(node: DictConfig, what: str) -> Any:
         lines = str(exc.__cause__ or exc).strip().splitlines()
         said = [line for line in lines if not line.startswith("full_key:")]  # Hydra's last line
         reason = (said or lines or [type(exc).__name__])[-1]
+        if reason.endswith("is installed?"):  # the user's own module, not on the path
+            reason += (
+                " Run from the folder that holds it, or add that folder to PYTHONPATH "
+                "(PYTHONPATH=. retail-sim ...)"
+            )
         if "Expected a callable target" in reason and "of type 'module'" in reason:
             target = node.get("_target_")
             reason = f"{target} is a module: give the class in it ({target}.<ClassName>)"

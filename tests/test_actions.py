@@ -33,7 +33,7 @@ def test_an_empty_list_of_recipients_is_fine():
         ({"offer": 0.2}, TypeError, "offer must be a sim.actions.Offer"),
         ({"style": np.array([300, 1])}, ValueError, "positions in view.styles"),
         ({"style": np.array([-1, 1])}, ValueError, "positions in view.styles"),
-        ({"style": ["casual", "basics"]}, ValueError, "whole numbers"),
+        ({"style": ["casual", "basics"]}, ValueError, r"whole numbers \(positions in view"),
     ],
 )
 def test_a_malformed_message_batch_is_refused(kwargs, error, message):

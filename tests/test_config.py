@@ -98,6 +98,8 @@ def test_impossible_calendar_date_is_rejected():
         (["~store.staff"], "~store.staff: store.staff cannot be removed: set its value instead"),
         (["strategy._target_=strategies.none"], "strategies.none is a module: give the class"),
         (["strategy._target_=strategies.nope.X"], "'nope' is importable from module 'strategies'"),
+        (["strategy._target_=nomodule.strategies.X"], "or add that folder to PYTHONPATH"),
+        (["strategy=blanket", "strategy.holdout=0.1"], "a setting of the whole run: holdout=0.1"),
     ],
 )
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, args, expect):
