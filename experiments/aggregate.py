@@ -492,11 +492,10 @@ def _holdout_columns(runs: pd.DataFrame, nothing: pd.DataFrame, kpi: str) -> dic
     no_interval = pd.Series(math.nan, index=runs.index)
     all_low = runs.get(f"uplift_{kpi}_low", no_interval)
     all_high = runs.get(f"uplift_{kpi}_high", no_interval)
-    low, high = all_low.loc[seeds], all_high.loc[seeds]
-    measured = ~(low.isna() | high.isna())
-    covers = ((low <= truth) & (truth <= high))[measured]
-    # the typical estimate and interval over the same runs, so that the one lies in the other
     with_interval = all_low.notna() & all_high.notna()
+    low, high = all_low.loc[seeds], all_high.loc[seeds]
+    covers = ((low <= truth) & (truth <= high))[with_interval.loc[seeds]]
+    # the typical estimate and interval over the same runs, so that the one lies in the other
     typical = runs[with_interval] if with_interval.any() else runs
     return {
         "holdout_estimate": float(typical[est].mean()),

@@ -339,11 +339,12 @@ def _tipping_point(best: pd.Series) -> str:
     )
     overall = int(best.value_counts().iloc[0])
 
-    def explained(key: str) -> int:  # scenarios won by the usual winner at their value
-        return sum(int(g.value_counts().iloc[0]) for _, g in best.groupby(values[key].to_numpy()))
-
-    key = max(values.columns, key=explained)
-    if explained(key) <= overall:
+    explained = {  # per setting: scenarios won by the usual winner at their value
+        key: sum(int(g.value_counts().iloc[0]) for _, g in best.groupby(values[key].to_numpy()))
+        for key in values.columns
+    }
+    key = max(explained, key=explained.get)
+    if explained[key] <= overall:
         return (
             "No single assumption decides the winner: it changes across their combinations "
             "(see the figure below), so measure the policies' effect before committing."

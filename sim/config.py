@@ -386,13 +386,12 @@ def compose(
     fix = did_you_mean(leaf, names, prefix)
     if fix is None:
         fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
+        value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
         if parent and leaf in cfg:  # e.g. strategy.holdout: the run's own setting
-            value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
             fix += f"; {leaf} is a setting of the whole run: {leaf}={value}"
         group = OmegaConf.select(cfg, key.split(".", 1)[0])
         target = str(group.get("_target_", "")) if isinstance(group, DictConfig) else ""
         if target and not target.startswith("strategies."):  # the user's own class
-            value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
             fix += f"; an argument of {target} that its config lacks is added with +{key}={value}"
     raise _NotASetting(f"{key} is not a setting: {fix}")
 

@@ -79,8 +79,8 @@ def incremental_roi(
     cost_t: np.ndarray,
     margin_h: np.ndarray,
     cost_h: np.ndarray,
-    day0_t,
-    day0_h,
+    day0_t: np.ndarray,
+    day0_h: np.ndarray,
 ) -> float | None:
     """(incremental margin - incremental cost) / incremental cost, per day-0 customer."""
     n_t, n_h = float(day0_t.sum()), float(day0_h.sum())
