@@ -605,7 +605,7 @@ def _commands(out: Path, n: int, holdout_days: int | None) -> list[str]:
     return lines
 
 
-def _readme(out: Path, commands: list[str], holdout: bool) -> str:
+def _readme(commands: list[str], holdout: bool) -> str:
     files = [
         "- fit.json: BG/NBD, Pareto/NBD (weeks) and Gamma-Gamma fits with standard errors",
         "- population/synthetic.yaml, population/twin.yaml: populations (rates per day)",
@@ -982,7 +982,7 @@ def calibrate(args: argparse.Namespace) -> Path:
             for line in _validation_lines(validation):
                 say(line)
         commands = _commands(out, len(summary), holdout_days)
-        (stage / "README.md").write_text(_readme(out, commands, hold_end is not None))
+        (stage / "README.md").write_text(_readme(commands, hold_end is not None))
         _commit(stage, out)
     finally:
         if stage.exists():

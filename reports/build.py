@@ -173,7 +173,7 @@ def compare_body(
         )
         parts.append(
             h.figure(
-                fig.messages_fatigue(daily, order, colours, baseline),
+                fig.messages_fatigue(daily, order, colours),
                 "Left: messages sent per customer on record since the start (all channels, "
                 "calls included). Right: the customers' mean message fatigue (14-day average): "
                 "fatigue lowers reads and raises opt-outs and churn. Both count every customer "
@@ -182,7 +182,7 @@ def compare_body(
                 "message volume and fatigue",
             )
         )
-        tier_png = fig.tiers(daily, order, colours, baseline)
+        tier_png = fig.tiers(daily, order)
         parts.append("<h2>Tiers and VIPs</h2>")
         if tier_png:
             parts.append(
@@ -208,7 +208,7 @@ def compare_body(
             )
         parts.append(
             h.figure(
-                fig.vip(comparison, order, colours, baseline),
+                fig.vip(comparison, order, colours),
                 "VIP share of customers and of revenue at the end of the run.",
                 "VIP shares",
             )
@@ -238,7 +238,7 @@ def compare_body(
             )
             parts.append(
                 h.figure(
-                    fig.holdout_vs_truth(comparison, order, colours, baseline, holdout),
+                    fig.holdout_vs_truth(comparison, order, baseline, holdout),
                     "Filled: the true extra profit and its interval over the seeds. Hollow: the "
                     "holdout measurement of a single run, averaged over the runs, with the "
                     "interval such a run reports. For a given seed every policy has the same "

@@ -126,9 +126,7 @@ def incremental_profit(comparison: pd.DataFrame, order: list[str], colours, base
         return _png(fig)
 
 
-def holdout_vs_truth(
-    comparison: pd.DataFrame, order: list[str], colours, baseline: str, holdout: float
-):
+def holdout_vs_truth(comparison: pd.DataFrame, order: list[str], baseline: str, holdout: float):
     """The true extra profit (paired simulation) next to what a holdout of the given share
     measures in a single run: its typical estimate and interval, on the same scale."""
     rows = _kpi(comparison, "net_profit_per_customer")
@@ -209,7 +207,7 @@ def profit_vs_optouts(comparison: pd.DataFrame, order: list[str], colours, basel
         ax.set_xlim(left=0)
         _label_points(fig, ax, points)
         ax.set_xlabel("customers who opted out of or blocked a channel (%)")
-        ax.set_ylabel("extra net profit per customer")
+        ax.set_ylabel(f"extra net profit per customer compared with '{baseline}'")
         ax.set_title("Care or harassment: profit against opt-outs")
         ax.text(
             0.99,
@@ -317,7 +315,7 @@ def repurchase_reactivation(comparison: pd.DataFrame, order: list[str], colours,
     return _share_panels(comparison, order, colours, panels, "% of customers", baseline)
 
 
-def messages_fatigue(daily: pd.DataFrame, order: list[str], colours, baseline: str):
+def messages_fatigue(daily: pd.DataFrame, order: list[str], colours):
     """Messages sent per customer so far (cumulative) and mean message fatigue (14-day
     average), over the run."""
     if daily.empty or "messages" not in daily:
@@ -353,9 +351,9 @@ def messages_fatigue(daily: pd.DataFrame, order: list[str], colours, baseline: s
         return _png(fig)
 
 
-def tiers(daily: pd.DataFrame, order: list[str], colours, baseline: str):
-    """Share of customers in each loyalty tier over the run, for strategies that keep tiers
-    (daily columns `tier_<name>`); None when no run recorded tiers."""
+def tiers(daily: pd.DataFrame, order: list[str]):
+    """Share of members in each loyalty tier over the run, for strategies that keep tiers
+    (daily columns `tier_1`, `tier_2`, ... by level); None when no run recorded tiers."""
     if daily.empty:
         return None
     columns = [c for c in daily.columns if c.startswith("tier_")]
@@ -391,7 +389,7 @@ def tiers(daily: pd.DataFrame, order: list[str], colours, baseline: str):
         return _png(fig)
 
 
-def vip(comparison: pd.DataFrame, order: list[str], colours, baseline: str):
+def vip(comparison: pd.DataFrame, order: list[str], colours):
     """VIP share of customers and of revenue at the end of the run, per strategy."""
     panels = [
         ("vip_share", "VIP share of customers"),

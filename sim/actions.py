@@ -159,3 +159,19 @@ def rows(values: object, what: str) -> np.ndarray:
             hint = " (positions in view.styles: view.styles.index(name))"
         raise ValueError(f"{what} must be a 1-D array of whole numbers{hint}")
     return array.astype(np.int64, copy=False)
+
+
+def check_rows(customers: np.ndarray, n: int, what: str) -> None:
+    """Stop on a row no customer has: a bug in the strategy, not a choice to drop."""
+    if len(customers) and (customers.min() < 0 or customers.max() >= n):
+        raise ValueError(f"{what}: customer rows must be between 0 and {n - 1}")
+
+
+def once_each(customers: np.ndarray) -> np.ndarray:
+    """Mask keeping each customer's first message in a batch: a campaign messages a customer
+    at most once a day."""
+    keep = np.ones(len(customers), dtype=bool)
+    if len(customers) > 1 and np.any(customers[1:] <= customers[:-1]):  # not distinct, sorted
+        keep[:] = False
+        keep[np.unique(customers, return_index=True)[1]] = True
+    return keep

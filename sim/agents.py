@@ -1,6 +1,6 @@
 """The reference path: each customer a Mesa agent with her own `step()`, written for reading.
 
-It applies the same rules as `sim.fast` (both call `sim.behaviour`) and takes the same
+It applies the same rules as `sim.fast` (both follow `sim.behaviour`) and takes the same
 addressed random draws, one customer at a time, so that a test can check the fast path
 against it. It is far slower: use it for small populations and to read what a customer does.
 """

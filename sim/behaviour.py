@@ -2,6 +2,8 @@
 
 Every rule is a plain formula that works on numpy arrays (the fast path) and on single
 numbers (the per-agent reference path), so both paths share one definition of each rule.
+One exception: the fast path spends `hazard_multiplier` inline, over the stocks it stores
+in base-day units (`sim.fast.ArrayCustomers._clocks`); a test holds the two together.
 `b` is the `population.behaviour` config.
 """
 

@@ -225,9 +225,9 @@ class ObservableView:
         since `messages(...)` is the messages log."""
         return self.__getattr__(name)
 
-    def recency(self) -> np.ndarray:
-        """Days since each customer's last purchase."""
-        return self.day - self.last_purchase_day
+    def recency(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Days since the last purchase of each customer (of `rows`, if given)."""
+        return self.day - self.last_purchase_day[rows]
 
     def contactable(self, channel: str) -> np.ndarray:
         """Customers with this contact on file who have not opted out of it."""

@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 
 from sim import behaviour as rules
-from sim.actions import ActionError, Actions, LoyaltyUpdate, MessageBatch
+from sim.actions import ActionError, Actions, LoyaltyUpdate, MessageBatch, check_rows, once_each
 from sim.agents import AgentCustomers
 from sim.channels import Channels
 from sim.config import ChannelConfig, PopulationConfig, StoreConfig
@@ -246,7 +246,9 @@ class StoreModel(mesa.Model):
 
     # ---------------------------------------------------------------- strategy actions
     def _admit(self, actions: Actions) -> Actions:
-        """Drop the holdout, unknown customers' rows and messages she cannot receive."""
+        """Keep what may go out: each customer once per campaign, never the holdout, and no
+        message she cannot receive; a row no customer has, or a style the store lacks,
+        stops the run (a strategy bug, not a choice to drop)."""
         if not isinstance(actions, Actions):
             raise ActionError(
                 f"{type(self.strategy).__name__}.decide must return sim.actions.Actions, "
@@ -256,17 +258,17 @@ class StoreModel(mesa.Model):
         messages = []
         for batch in actions.messages:
             c = self.channels.index(batch.channel)
-            _check_rows(batch.customers, n, batch.campaign)
+            check_rows(batch.customers, n, batch.campaign)
             styles = len(self.store.styles)  # a batch's style numbers are >= 0 already
             if batch.style is not None and len(batch.style) and batch.style.max() >= styles:
                 raise ValueError(
                     f"{batch.campaign}: style {batch.style.max()} does not exist: give positions "
                     f"in view.styles (0 to {styles - 1})"
                 )
+            once = once_each(batch.customers)
+            if not once.all():
+                batch = batch.subset(once)
             idx = batch.customers
-            if np.any(idx[1:] <= idx[:-1]):  # not already distinct and sorted
-                batch = batch.subset(_first_occurrence(idx))
-                idx = batch.customers
             record = self.ledger.record
             keep = record.reachable[:, c][idx] & ~record.opted_out[:, c][idx]
             if self.holdout_share > 0:
@@ -274,7 +276,7 @@ class StoreModel(mesa.Model):
             messages.append(batch.subset(keep))
         loyalty = []
         for update in actions.loyalty:
-            _check_rows(update.customers, n, "loyalty update")
+            check_rows(update.customers, n, "loyalty update")
             if len(np.unique(update.customers)) < len(update.customers):
                 raise ValueError(
                     "loyalty update: a customer appears twice; give each customer once "
@@ -354,7 +356,6 @@ class StoreModel(mesa.Model):
         record.opted_out[:, c][quitters] = True
         out.opted_out[quitters] = True
         self.ledger.opt_outs.append(customer=quitters, day=d, channel=c)
-        out.revived[idx[reception.revived]] += 1
         self.today["messages"] += len(idx)
         self.today["opt_outs"] += len(quitters)
         return reception.read
@@ -467,26 +468,13 @@ class StoreModel(mesa.Model):
         self._referrers = b.buyers[b.referral]
 
 
-def _check_rows(idx: np.ndarray, n: int, what: str) -> None:
-    if len(idx) and (idx.min() < 0 or idx.max() >= n):
-        raise ValueError(f"{what}: customer rows must be between 0 and {n - 1}")
-
-
-def _first_occurrence(idx: np.ndarray) -> np.ndarray:
-    """Mask keeping each customer once (a campaign messages a customer at most once a day)."""
-    keep = np.zeros(len(idx), dtype=bool)
-    keep[np.unique(idx, return_index=True)[1]] = True
-    return keep
-
-
 def _outcome_table(capacity: int) -> Table:
     """Per-customer facts only the model knows, kept as the run goes; with the sales in the
     transactions log they give every KPI, for any group of customers (`sim.kpis`)."""
     t = Table(capacity)
     t.add("staff_cost", np.float64)  # advisor time spent on her (complaints, calls)
     t.add("cost_pv", np.float64)  # message and staff costs, discounted to day 0 (for CLV)
-    for name in ("complaints", "revived"):
-        t.add(name, np.int32)
+    t.add("complaints", np.int32)
     for name in ("opted_out", "churned", "reactivated", "alive_start", "holdout"):
         t.add(name, bool)
     t.add("joined_day", np.int32)

@@ -102,9 +102,7 @@ class Customers:
     items_mean: np.ndarray  # mean items per ticket (attach rate)
     price_sensitivity: np.ndarray  # how much a discount moves her (mean 1)
     affinity: np.ndarray  # (n, styles): how much she likes each style (rows sum to 1)
-    fit: np.ndarray  # her liking of the store's mix; 1 for an average customer
     referral: np.ndarray  # chance a satisfied purchase brings a friend
-    birthday: np.ndarray  # day of year 0..364
     alive: np.ndarray  # bool: still a customer (the store cannot see this)
     churn_clock: np.ndarray  # Exp(1) hazard budget left before she silently churns
     comeback_clock: np.ndarray  # Exp(1): when one who has left comes back (see comeback_day)
@@ -166,8 +164,8 @@ def sample_customers(
     price = rng.standard_gamma(shape, size=n) / shape
     referral = np.minimum(rng.standard_exponential(n) * population.referral_propensity, 1.0)
     items_mean = 1.0 + (population.items_mean - 1.0) * rng.standard_exponential(n)
-    birthday = rng.integers(0, 365, size=n).astype(np.int16)
-    recorded = rng.random(n) < population.birthday_recorded
+    birthday = rng.integers(0, 365, size=n).astype(np.int16)  # day of year 0..364
+    recorded = rng.random(n) < population.birthday_recorded  # the rest the store never learns
     churn_clock = rng.standard_exponential(n)
     buy_clock = rng.standard_exponential(n)
     comeback_clock = rng.standard_exponential(n)
@@ -183,9 +181,7 @@ def sample_customers(
         items_mean=items_mean.astype(np.float32),
         price_sensitivity=price.astype(np.float32),
         affinity=affinity.astype(np.float32),
-        fit=fit.astype(np.float32),
         referral=referral.astype(np.float32),
-        birthday=birthday,
         alive=np.ones(n, dtype=bool),
         churn_clock=churn_clock,
         buy_clock=buy_clock,

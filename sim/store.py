@@ -18,7 +18,6 @@ class Store:
     """
 
     def __init__(self, cfg: StoreConfig, days: int) -> None:
-        self.name: str = cfg.name
         self.start_date = dt.date.fromisoformat(str(cfg.start_date))
         self.styles: list[str] = list(cfg.styles)
         self.style_mix = np.asarray(cfg.style_mix, dtype=np.float64)

@@ -206,7 +206,6 @@ def load_twin(
             h.style_counts[seen], population.style_concentration, mix, rng
         )
         c.affinity = affinity.astype(np.float32)
-        c.fit = (n_styles * (affinity @ mix)).astype(np.float32)
     c.last_style = np.where(h.last_style >= 0, h.last_style, c.last_style).astype(np.int8)
     has_items = h.item_tickets > 0
     if has_items.any():

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.actions import Actions, MessageBatch
+from sim.actions import Actions, MessageBatch, check_rows, once_each
 from sim.config import whole
 from sim.ledger import NEVER, ObservableView
 from strategies.base import Strategy, check_settings, require_channel
@@ -269,20 +269,14 @@ class FrequencyCap:
     def _admit(self, view: ObservableView, batch: MessageBatch, quiet: bool) -> MessageBatch:
         c = self._channels.index(batch.channel)
         idx = batch.customers
-        keep = np.ones(len(idx), dtype=bool)
-        if len(idx) > 1 and np.any(idx[1:] <= idx[:-1]):  # each customer once, as the model does
-            keep[:] = False
-            keep[np.unique(idx, return_index=True)[1]] = True
-        if len(idx) and (idx.min() < 0 or idx.max() >= view.n_customers):
-            raise ValueError(
-                f"{batch.campaign}: customer rows must be between 0 and {view.n_customers - 1}"
-            )
+        check_rows(idx, view.n_customers, batch.campaign)
+        keep = once_each(idx)  # as the model admits them
         keep &= view.reachable[idx, c] & ~view.opted_out[idx, c]
         if batch.campaign not in self.exempt:
             if quiet:
                 keep[:] = False
             if self.quiet_after_purchase_days:
-                keep &= view.day - view.last_purchase_day[idx] >= self.quiet_after_purchase_days
+                keep &= view.recency(idx) >= self.quiet_after_purchase_days
             rules = self._rules[c]
             if rules and keep.any():
                 at = np.flatnonzero(keep)

@@ -115,7 +115,7 @@ class LifecycleTriggers(Strategy):
             return np.empty(0, dtype=np.int64)
         rows = np.flatnonzero(view.birthday_recorded == target)
         if self.birthday_max_silence_days:
-            rows = rows[view.day - view.last_purchase_day[rows] < self.birthday_max_silence_days]
+            rows = rows[view.recency(rows) < self.birthday_max_silence_days]
         return rows
 
     def _new_vips(self, view: ObservableView) -> np.ndarray:

@@ -28,12 +28,12 @@ class RfmTiering(Segmented):
     def __init__(
         self,
         treatments: dict[str, Any],
-        recency_days: tuple[int, ...] = (30, 90, 180, 365),
-        frequency: tuple[int, ...] = (2, 3, 5, 8),
-        monetary: tuple[float, ...] = (150.0, 300.0, 600.0, 1200.0),
-        high_r: int = 4,
-        high_f: int = 3,
-        high_m: int = 4,
+        recency_days: tuple[int, ...] = RFM.recency_days,
+        frequency: tuple[int, ...] = RFM.frequency,
+        monetary: tuple[float, ...] = RFM.monetary,
+        high_r: int = RFM.high_r,
+        high_f: int = RFM.high_f,
+        high_m: int = RFM.high_m,
     ) -> None:
         rfm = RFM(tuple(recency_days), tuple(frequency), tuple(monetary), high_r, high_f, high_m)
         super().__init__(rfm, treatments)

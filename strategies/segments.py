@@ -8,6 +8,7 @@ enough to recompute every day at a million customers. Every function takes the
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ TIERS = ("core_vip", "active_vip", "potential_vip", "sleeping_vip", "sleeping", 
 CORE_VIP, ACTIVE_VIP, POTENTIAL_VIP, SLEEPING_VIP, SLEEPING_TIER, LOST_TIER = range(len(TIERS))
 
 
-def _rows(view: ObservableView, rows: np.ndarray | slice | None) -> np.ndarray | slice:
+def _rows(rows: np.ndarray | slice | None) -> np.ndarray | slice:
     return slice(None) if rows is None else rows
 
 
@@ -53,8 +54,8 @@ class Lifecycle:
 
     def __call__(self, view: ObservableView, rows: np.ndarray | slice | None = None) -> np.ndarray:
         """Stage code (index into `STAGES`) of each customer in `rows`."""
-        r = _rows(view, rows)
-        silent = view.day - view.last_purchase_day[r]
+        r = _rows(rows)
+        silent = view.recency(r)
         stage = (
             ACTIVE
             + (silent >= self.active_days).astype(np.int8)
@@ -107,8 +108,8 @@ class RFM:
 
     def scores(self, view: ObservableView, rows: np.ndarray | None = None) -> np.ndarray:
         """(n, 3) int8: R, F and M scores, 1 to 5."""
-        r = _rows(view, rows)
-        silent = view.day - view.last_purchase_day[r]
+        r = _rows(rows)
+        silent = view.recency(r)
         out = np.empty((len(silent), 3), dtype=np.int8)
         out[:, 0] = 5 - np.searchsorted(self.recency_days, silent, side="right")
         out[:, 1] = 1 + np.searchsorted(self.frequency, view.purchases[r], side="right")
@@ -120,8 +121,8 @@ class RFM:
 
         The same as thresholding `scores`, but compared with the cut-offs directly: this runs
         every day over the customers due for a treatment."""
-        r = _rows(view, rows)
-        silent = view.day - view.last_purchase_day[r]
+        r = _rows(rows)
+        silent = view.recency(r)
         k = 5 - self.high_r  # R score >= high_r <=> fewer than k+1 cut-offs at or below silent
         r_high = silent < self.recency_days[k] if k < 4 else np.ones(len(silent), dtype=bool)
         f_high = _score_at_least(view.purchases[r], self.frequency, self.high_f)
@@ -147,15 +148,11 @@ def _score_at_least(values: np.ndarray, cuts: tuple, high: int) -> np.ndarray:
 def day_of_year(date: dt.date) -> int:
     """Day of year 0-364 as birthdays are recorded (a common year); -1 on February 29."""
     doy = date.timetuple().tm_yday - 1
-    if date.month > 2 and _leap(date.year):
+    if date.month > 2 and calendar.isleap(date.year):
         return doy - 1
     if date.month == 2 and date.day == 29:
         return -1
     return doy
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def favourite_style(view: ObservableView, rows: np.ndarray) -> np.ndarray:

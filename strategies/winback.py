@@ -61,14 +61,13 @@ class Winback(Strategy):
         self.max_silence_days = max_silence_days
         self.min_purchases = whole("min_purchases", min_purchases)
         self.min_lifetime_spend = number("min_lifetime_spend", min_lifetime_spend)
-        self.threshold = self.rungs[0][0]  # the first silence that is contacted
 
     def check(self, channels: list[str], styles: list[str]) -> None:
         for _, m in self.rungs:
             m.check(channels)
 
     def decide(self, view: ObservableView) -> Actions:
-        silent = view.day - view.last_purchase_day
+        silent = view.recency()
         messages = []
         for after, rung in self.rungs:
             rows = np.flatnonzero(silent == after)

@@ -124,7 +124,7 @@ def test_winback_reaches_only_customers_silent_at_least_the_threshold(runs):
     silent = sent.day.to_numpy() - last_purchase_before(
         result, sent.customer.to_numpy(), sent.day.to_numpy()
     )
-    assert silent.min() >= strategy.threshold == 60
+    assert silent.min() >= strategy.rungs[0][0] == 60  # the first silence contacted
     # each rung on the day her silence reaches it, never at or beyond max_silence_days
     rung_days = {f"winback_{name}": after for after, name in _rungs(strategy)}
     assert np.array_equal(silent, sent.campaign.map(rung_days).to_numpy())
@@ -150,8 +150,19 @@ def test_birthday_greetings_land_the_configured_days_ahead():
     greeted_for = [day_of_year(start + dt.timedelta(days=d + 5)) for d in sent.day]
     recorded = result.model.ledger.record.birthday_recorded[sent.customer.to_numpy()]
     assert len(sent) > 100 and np.array_equal(recorded, greeted_for)
-    # and everyone reachable with a birthday in the window was greeted once
+    # and everyone reachable with a birthday in the window was greeted, once
     assert not sent.duplicated("customer").any()
+    model = result.model
+    record, out, channels = model.ledger.record, model.outcome, model.channels
+    reachable = record.reachable[:, [channels.index("sms"), channels.index("wechat")]].any(axis=1)
+    due = set()
+    for d in range(40):
+        target = day_of_year(start + dt.timedelta(days=d + 5))
+        on_record = out.joined_day[: record.n] <= d
+        due |= set(np.flatnonzero(on_record & (record.birthday_recorded == target)).tolist())
+    # those never opted out of anything and outside the holdout: their greeting cannot be lost
+    sure = {c for c in due if reachable[c] and not out.opted_out[c] and not out.holdout[c]}
+    assert len(sure) > 100 and sure <= set(sent.customer.tolist())
 
 
 def test_new_vip_onboarding_follows_its_schedule():
