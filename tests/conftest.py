@@ -45,8 +45,9 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("retail_sim-*.whl"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cdnow_path() -> Path:
+    """The shared CDNOW sample; the tests that need it skip in a clone without shared/."""
     path = SHARED_DATA / "CDNOW_sample.txt"
     if not path.exists():
         pytest.skip(f"CDNOW sample not found at {path} (it lives in the project's shared/ folder)")

@@ -22,7 +22,7 @@ from experiments.bench_calibrate import synthetic_export
 from experiments.calibrate import main
 from sim.config import BehaviourConfig, PopulationConfig, compose, searchpath_override, validate
 from sim.simulate import simulate
-from tests.conftest import PROJECT, SHARED_DATA, run_cli
+from tests.conftest import PROJECT, run_cli
 
 PUBLISHED = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
@@ -58,13 +58,10 @@ def _run_logged(*args) -> str:
 
 
 @pytest.fixture(scope="module")
-def cdnow_out(tmp_path_factory) -> tuple[Path, str]:
-    path = SHARED_DATA / "CDNOW_sample.txt"
-    if not path.exists():
-        pytest.skip(f"CDNOW sample not found at {path} (it lives in the project's shared/ folder)")
+def cdnow_out(tmp_path_factory, cdnow_path: Path) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("cdnow") / "mystore"
     args = ["--format", "cdnow", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30"]
-    log = _run_logged(path, *args, "--out", out, "--twin-runs", 10)
+    log = _run_logged(cdnow_path, *args, "--out", out, "--twin-runs", 10)
     return out, log
 
 

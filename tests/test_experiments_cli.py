@@ -17,7 +17,7 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 
 from sim.actions import Actions
-from sim.config import ConfigError
+from sim.config import ConfigError, validate
 from tests.conftest import PROJECT
 
 TINY = ("customers=300", "days=30")
@@ -180,12 +180,23 @@ def test_report_renders_in_a_real_browser(two_jobs, tmp_path):
     assert pixels.std() > 0.05  # text and figures, not a blank or error page
 
 
-def test_experiment_configs_compose_and_preflight(tmp_path):
-    """Every experiment passes the preflight (robustness with its 16 scenarios)."""
-    from experiments.preflight import preflight
+def test_experiment_configs_pass_the_preflight_which_checks_every_swept_value(monkeypatch):
+    """The built-in experiments pass the preflight, and it composes and validates each value
+    of each of their sweeps: every strategy, every assumption's low and high value."""
+    import experiments.preflight as checks
 
-    preflight(["experiment=compare"])
-    preflight(["experiment=robustness"])
+    validated = []
+    monkeypatch.setattr(checks, "validate", lambda cfg: validated.append(cfg) or validate(cfg))
+    checks.preflight(["experiment=compare"])
+    assert len({cfg.strategy._target_ for cfg in validated}) == 9
+    validated.clear()
+    checks.preflight(["experiment=robustness"])
+    assert len({cfg.strategy._target_ for cfg in validated}) == 9
+    behaviour = [cfg.population.behaviour for cfg in validated]
+    assert {b.fatigue_churn for b in behaviour} >= {0.01, 0.04}
+    assert {b.message_purchase_prob for b in behaviour} >= {0.025, 0.1}
+    assert {cfg.population.dropout_s for cfg in validated} >= {0.4, 0.9}
+    assert {b.personal_effect for b in behaviour} >= {1.0, 1.4}
 
 
 def test_a_sweep_over_no_values_stops_in_the_preflight():

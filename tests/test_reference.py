@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from sim import behaviour as rules
 from tests.conftest import run
 
 KPIS = ("transactions", "revenue", "churn_rate", "opt_out_rate", "messages_sent", "complaints")
@@ -43,3 +44,27 @@ def test_comebacks_agree_between_fast_and_reference():
     # amounts agree to float32 precision (the fast path keeps discounts in float32)
     assert np.allclose(tx_fast["paid"], tx_ref["paid"], rtol=1e-6)
     assert fast.metrics["reactivation_rate"] == ref.metrics["reactivation_rate"]
+
+
+def test_fast_churn_clocks_spend_the_shared_hazard_rule():
+    """The fast path spends the churn hazard inline, over its stored units: one day of its
+    clocks takes mu x `behaviour.hazard_multiplier` from each running churn clock, with
+    fatigue, dissatisfaction and a loyalty tier all in play."""
+    result = run("strategy=loyalty", "customers=3000", "days=90", "seed=2")
+    model = result.model
+    engine, t = model.customers, model.customers.t
+    n = t.n
+    before = t.churn_clock[:n].astype(np.float64)
+    recognised = t.recognised[:n].astype(np.float64)
+    hazard = rules.hazard_multiplier(
+        engine.fatigue_total(), engine.satisfaction(), recognised, model.b
+    )
+    assert recognised.any() and np.ptp(engine.fatigue_total()) > 0 and np.ptp(hazard) > 0
+    engine.live(model.day, 1.0)
+    after = t.churn_clock[:n].astype(np.float64)
+    ran = np.isfinite(before) & np.isfinite(after)  # alive before and after today
+    assert ran.sum() > 1000
+    spent = before[ran] - after[ran]
+    expected = (t.mu[:n] * hazard)[ran]
+    rounding = 2 * np.finfo(np.float32).eps * np.abs(before[ran])  # the clocks are float32
+    assert np.all(np.abs(spent - expected) <= 1e-4 * expected + rounding)

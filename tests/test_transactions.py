@@ -17,8 +17,6 @@ from sim.transactions import (
     summarise,
 )
 
-CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "CDNOW_sample.txt"
-
 
 def _csv(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
     path = tmp_path / name
@@ -311,10 +309,8 @@ def test_time_unit_days(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def cdnow():
-    if not CDNOW.exists():
-        pytest.skip(f"CDNOW data not found at {CDNOW} (shared data folder absent in this clone)")
-    return load_cdnow(CDNOW)
+def cdnow(cdnow_path: Path):
+    return load_cdnow(cdnow_path)
 
 
 def test_cdnow_malformed_row_names_the_line(tmp_path):
