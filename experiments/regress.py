@@ -588,50 +588,81 @@ def change_lines(changes: list[Change], max_rows: int) -> list[str]:
             scenarios = len({c.scenario for c in moved})
             where = f"{big.scenario} seed {big.seed}"
             summary.append(
-                [kpi, f"{len(moved)} runs, {scenarios} scenarios", _pct(big.before, big.now), where]
+                [
+                    kpi,
+                    f"{_count(len(moved), 'run')}, {_count(scenarios, 'scenario')}",
+                    _pct(big.before, big.now),
+                    where,
+                ]
             )
         lines.append("Moved KPIs:")
         lines += table(["KPI", "moved in", "largest change", "in"], summary, right={2})
     return lines
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 scenario', '2 scenarios'."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def _absent(changes: list[Change]) -> list[str]:
-    """Whole scenarios, runs or KPIs missing or new, e.g. ["missing now: 1 scenario, 3 runs"]."""
+    """Whole scenarios, runs or KPIs missing or new, each KPI by name (a renamed KPI is one
+    name missing and one new, in every run), e.g. ["missing now: 1 scenario, aov (70 runs)"]."""
     phrases = []
     for kind, title in (("missing", "missing now"), ("new", "new")):
         counts: dict[str, int] = {}
         for c in changes:
             if c.kind == kind:
-                level = "scenario" if c.seed is None else "run" if c.kpi is None else "KPI"
+                level = "scenario" if c.seed is None else "run" if c.kpi is None else c.kpi
                 counts[level] = counts.get(level, 0) + 1
         if counts:
-            items = ", ".join(f"{n} {level}{'s' * (n > 1)}" for level, n in counts.items())
+            items = ", ".join(
+                _count(n, level)
+                if level in ("scenario", "run")
+                else f"{level} ({_count(n, 'run')})"
+                for level, n in counts.items()
+            )
             phrases.append(f"{title}: {items}")
     return phrases
 
 
-def version_notes(baseline: dict[str, Any]) -> list[str]:
-    """Say plainly when the baseline was made with another numpy (or platform)."""
+def unpinned_numpy(now: dict[str, str]) -> str | None:
+    """The problem when the installed numpy is not the pinned one, else None."""
+    pin = now["numpy_pin"]
+    if "==" in pin and pin.replace(" ", "") != f"numpy=={now['numpy']}":
+        return f"numpy {now['numpy']} is installed but retail-sim pins {pin}"
+    return None
+
+
+def version_notes(baseline: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """Say plainly when the baseline and this machine differ in numpy (or platform), and
+    which of the two to fix: the installed numpy when it is not the pin, else the baseline.
+    Returns the numpy note (moved KPIs may come from it alone) and the others."""
     then, now = baseline.get("versions") or {}, versions()
-    notes = []
-    if then.get("numpy") != now["numpy"]:
-        notes.append(
-            f"numpy is {now['numpy']} here but the baseline was made with numpy "
-            f"{then.get('numpy', 'unknown')}: numpy promises identical random streams only "
-            "within one version, so KPIs can move with no change to the model. Install the "
-            f"pinned version ({now['numpy_pin']}, pyproject.toml: pip install -e .), or if the "
-            "pin changed on purpose, regenerate the baseline with --update and commit it."
+    numpy_note = None
+    wrong_numpy = unpinned_numpy(now)
+    streams = (
+        "numpy promises identical random streams only within one version, so KPIs can move "
+        "with no change to the model"
+    )
+    if wrong_numpy:
+        numpy_note = (
+            f"{wrong_numpy} (the baseline was made with numpy {then.get('numpy', 'unknown')}): "
+            f"{streams}. Install the pin (pip install -e .) and run again."
         )
-    elif "==" in now["numpy_pin"] and now["numpy_pin"] != f"numpy=={now['numpy']}":
-        notes.append(f"numpy {now['numpy']} is installed but retail-sim pins {now['numpy_pin']}")
+    elif then.get("numpy") != now["numpy"]:
+        numpy_note = (
+            f"the baseline was made with numpy {then.get('numpy', 'unknown')}, not the pinned "
+            f"{now['numpy']} installed here: {streams}. If the pin changed on purpose, "
+            "regenerate the baseline with --update and commit it with the pin."
+        )
     others = [
         f"{key} {now[key]} (baseline {then[key]})"
         for key in ("python", "machine", "scipy")
         if key in then and then[key] != now[key]
     ]
-    if others:
-        notes.append("also different from the baseline: " + ", ".join(others))
-    return notes
+    notes = ["also different from the baseline: " + ", ".join(others)] if others else []
+    return numpy_note, notes
 
 
 # --- claims -------------------------------------------------------------------------------
@@ -679,7 +710,7 @@ def claim_lines(verdicts: list[Verdict], alpha: float, seeds: int) -> list[str]:
     if not verdicts:
         return ["Claims: none in the scenarios file."]
     tested = [v for v in verdicts if v.claim.paired]
-    fails = [v.fail_chance for v in tested if v.fail_chance is not None]
+    fails = [v.fail_chance for v in tested if v.fail_chance is not None and v.holds]
     family_fail = 1 - math.prod(1 - f for f in fails)
     family_alpha = min(1.0, len(tested) * alpha)
     lines = [
@@ -690,8 +721,8 @@ def claim_lines(verdicts: list[Verdict], alpha: float, seeds: int) -> list[str]:
         f"    any of the {len(tested)} tested claims: <= {family_alpha:g} (Bonferroni).",
         "  false alarm: a legitimate change with the same true effect fails the claim with the "
         "chance in the last column",
-        "    (1 - power at the observed standardized effect dz, noncentral t); any of them: "
-        f"{_chance(family_fail)}.",
+        "    (1 - power at the observed standardized effect dz, noncentral t); any of those "
+        f"that hold: {_chance(family_fail)}.",
     ]
     rows = [
         [
@@ -702,7 +733,7 @@ def claim_lines(verdicts: list[Verdict], alpha: float, seeds: int) -> list[str]:
             "-" if v.mean is None else f"{v.mean:+.4g}",
             "-" if v.dz is None else f"{v.dz:.2f}",
             "-" if v.p is None else f"{v.p:.1e}" if v.p else "0",
-            _chance(v.fail_chance) if v.claim.paired else "0 (exact)",
+            (_chance(v.fail_chance) if v.holds else "-") if v.claim.paired else "0 (exact)",
         ]
         for v in verdicts
     ]
@@ -736,6 +767,9 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
         )
     if args.update:
         check_destination(path, scenarios)
+        wrong_numpy = unpinned_numpy(versions())
+        if wrong_numpy:  # the baseline would fail on every machine with the pin
+            raise ConfigError(f"{wrong_numpy}: install the pin (pip install -e .) before --update")
     baseline = None
     if not args.update:
         baseline = load_baseline(path, accept_cmd)
@@ -743,7 +777,8 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
         try:
             baseline = load_baseline(path, accept_cmd)
         except ConfigError as exc:
-            say(f"note: the old baseline is unreadable, a new one replaces it ({exc})")
+            why = str(exc).split(": restore it", 1)[0]
+            say(f"note: the old baseline is unreadable ({why}); a new one replaces it")
     n_runs = len(suite.scenarios) * len(suite.seeds)
     say(
         f"{PROG}: {len(suite.scenarios)} scenarios x {len(suite.seeds)} seeds = {n_runs} runs "
@@ -755,7 +790,8 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     say(f"{n_runs} runs in {time.perf_counter() - start:.0f} s")
     changes = compare(baseline["runs"], runs) if baseline else []
     moved = [c for c in changes if c.kind == "moved"]
-    kpis, where = len({c.kpi for c in moved}), len({c.scenario for c in moved})
+    kpis = _count(len({c.kpi for c in moved}), "KPI")
+    where = _count(len({c.scenario for c in moved}), "scenario")
     verdicts = [judge(claim, runs, suite.alpha) for claim in suite.claims]
     failed = sum(not v.holds for v in verdicts)
 
@@ -771,21 +807,32 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     if baseline is None:
         say(f"{title}: no old baseline to compare with.")
     elif changes:
-        say(f"{title}: {kpis} KPIs moved in {where} scenarios")
+        absent = "".join(f"; {phrase}" for phrase in _absent(changes))
+        say(f"{title}: {kpis} moved in {where}{absent}")
         for line in change_lines(changes, args.max_rows):
             say(line)
     else:
         say(f"{title}: every KPI of every run matches the baseline.")
-    if baseline and not args.update:
-        for note in version_notes(baseline):
+    numpy_note, notes = version_notes(baseline) if baseline and not args.update else (None, [])
+    for note in (numpy_note, *notes):
+        if note:
             say(f"note: {note}")
-        if changes:
-            say(f"If the changes are intended, accept them with: {accept_cmd}")
-            say(f"and commit {path} with the change that moved them.")
     say("")
     for line in claim_lines(verdicts, suite.alpha, len(suite.seeds)):
         say(line)
     say("")
+    if failed and not args.update:
+        say(
+            "A failing claim means its effect is gone (a finding: mend the model, or change the "
+            "claim in the scenarios file on purpose) or too small for these seeds: add seeds or "
+            "customers to the scenarios file rather than raise alpha."
+        )
+    if changes and not args.update:
+        if numpy_note:  # the moves may be numpy's alone
+            say("Settle the numpy note above before accepting anything.")
+        else:
+            say(f"If the changes are intended, accept them with: {accept_cmd}")
+            say(f"and commit {path} with the change that moved them.")
     values = sum(len(k) for by_seed in runs.values() for k in by_seed.values())
     if args.update:
         write_baseline(path, baseline_document(suite, runs))
@@ -796,7 +843,7 @@ def regress(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     if changes or failed:
         claims = f"{failed} of {len(verdicts)} claims failed" if verdicts else "no claims"
         extra = "".join(f"; {phrase}" for phrase in _absent(changes))
-        say(f"REGRESSION: {kpis} KPIs moved in {where} scenarios{extra}; {claims}")
+        say(f"REGRESSION: {kpis} moved in {where}{extra}; {claims}")
         return 1
     n = len(verdicts)
     say(f"OK: {values} KPI values in {n_runs} runs match the baseline; {n} of {n} claims hold")

@@ -101,9 +101,9 @@ def test_a_changed_behaviour_default_fails(tmp_path):
     assert rows and rows[0][:2] == ["blanket", "1"], out
     assert float(rows[0][4]) > float(rows[0][3])  # more fatigue churn: more churn
     last = out.strip().splitlines()[-1]
-    assert last.startswith("REGRESSION: ") and "KPIs moved in 1 scenarios" in last, last
+    assert last.startswith("REGRESSION: ") and "KPIs moved in 1 scenario;" in last, last
     accept = f"retail-sim-regress --update --scenarios {scenarios} --baseline {baseline}"
-    assert accept in out
+    assert accept in out.splitlines()[-3]  # just above the verdict, where a CI log ends
 
 
 def test_update_writes_the_baseline_prints_the_diff_and_a_rerun_passes(tmp_path):
@@ -192,8 +192,33 @@ def test_a_baseline_from_another_numpy_is_named_in_the_failure(tmp_path):
     baseline.write_text(json.dumps(doc))
     status, out, _ = regress_cli("--scenarios", scenarios)
     assert status == 1
-    assert "the baseline was made with numpy 1.26.4" in out
+    # the installed numpy is the pin, so the baseline is what needs remaking
+    assert "the baseline was made with numpy 1.26.4, not the pinned" in out
     assert "identical random streams only within one version" in out
+    assert "Settle the numpy note above" in out and "accept them with" not in out
+
+
+def test_the_installed_numpy_off_the_pin_is_the_fix_named_and_update_refuses_it(
+    tmp_path, monkeypatch
+):
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", {**SMALL, "seeds": [1]})
+    assert regress_cli("--scenarios", scenarios, "--update")[0] == 0
+    installed = regress.versions()
+    off_pin = {**installed, "numpy": "2.3.1"}
+    monkeypatch.setattr(regress, "versions", lambda: off_pin)
+    note = f"numpy 2.3.1 is installed but retail-sim pins {installed['numpy_pin']}"
+    status, out, _ = regress_cli("--scenarios", scenarios)
+    assert status == 0 and note in out  # nothing moved, but the machine is off the pin
+    baseline = tmp_path / "baseline.json"
+    doc = json.loads(baseline.read_text())
+    doc["runs"]["none"]["1"]["revenue"] += 1.0
+    baseline.write_text(json.dumps(doc))
+    status, out, _ = regress_cli("--scenarios", scenarios)
+    assert status == 1 and note in out and "Install the pin (pip install -e .)" in out
+    assert "Settle the numpy note above" in out and "accept them with" not in out
+    status, out, err = regress_cli("--scenarios", scenarios, "--update")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert note in err and "before --update" in err
 
 
 def test_a_scenario_can_remove_a_setting(tmp_path):
@@ -256,6 +281,11 @@ def test_claims_that_cannot_hold_fail(tmp_path):
         "blanket_sends_something": "holds",
     }
     assert "blanket_sends_nothing: seed 1:" in out  # the seeds where it failed, with values
+    # no false-alarm chance beside a failure (it would read as "this failure is a false
+    # alarm"), and what to do about one
+    failing = [line.split() for line in out.splitlines() if line[2:7] == "FAILS"]
+    assert all(row[-1] == "-" for row in failing if row[1] != "blanket_sends_nothing")
+    assert "add seeds or customers to the scenarios file rather than raise alpha" in out
     assert out.strip().splitlines()[-1] == (
         "REGRESSION: 0 KPIs moved in 0 scenarios; 2 of 3 claims failed"
     )
@@ -464,3 +494,17 @@ def test_defaults_ship_in_the_wheel(wheel):
         "retail-sim-regress = experiments.regress:main"
         in zipfile.ZipFile(wheel).read(entry_points).decode()
     )
+
+
+def test_a_renamed_kpi_is_named_once_not_counted_per_run(tmp_path):
+    scenarios = write_yaml(tmp_path / "scenarios.yaml", {**SMALL, "seeds": [1]})
+    assert regress_cli("--scenarios", scenarios, "--update")[0] == 0
+    baseline = tmp_path / "baseline.json"
+    doc = json.loads(baseline.read_text())
+    for by_seed in doc["runs"].values():  # as if the baseline had called it avg_ticket
+        by_seed["1"]["avg_ticket"] = by_seed["1"].pop("aov")
+    baseline.write_text(json.dumps(doc))
+    status, out, _ = regress_cli("--scenarios", scenarios)
+    last = out.strip().splitlines()[-1]
+    assert status == 1 and "missing now: avg_ticket (2 runs); new: aov (2 runs)" in last, last
+    assert "Exact layer: 0 KPIs moved in 0 scenarios; missing now: avg_ticket" in out
