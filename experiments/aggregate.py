@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from experiments.stats import paired_difference, unpaired_difference
+from experiments.stats import Interval, paired_difference, unpaired_difference
 from sim.kpis import GLOSSARY
 from sim.uplift import INTERVAL_KPIS, INTERVAL_PARTS
 
@@ -505,7 +505,9 @@ def _holdout_columns(runs: pd.DataFrame, nothing: pd.DataFrame, kpi: str) -> dic
     }
 
 
-def _roi_row(scenario, strategy, runs, base, seeds) -> dict[str, Any]:
+def _roi_row(
+    scenario: str, strategy: str, runs: pd.DataFrame, base: pd.DataFrame, seeds: list[int]
+) -> dict[str, Any]:
     """Incremental ROI: extra net profit per unit of extra marketing spend (true, from the
     paired runs), and what a single run's holdout typically measures: the median over runs,
     since a run whose extra spend is small gives a ratio far out (a mean of ratios from -17 to
@@ -550,7 +552,7 @@ COLUMNS = [
 ]
 
 
-def pairwise(summary: pd.DataFrame, a: str, b: str, kpi: str, scenario: str = ""):
+def pairwise(summary: pd.DataFrame, a: str, b: str, kpi: str, scenario: str = "") -> Interval:
     """Paired difference `a - b` of one KPI over the seeds both ran (e.g. best vs runner-up)."""
     done = summary[(summary["status"] == "done") & (summary["scenario"] == scenario)]
     x = done[done["strategy"] == a].drop_duplicates("seed").set_index("seed")[kpi]

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from experiments.destination import folder_problem
 from experiments.errors import exit_on_user_error
@@ -177,7 +178,7 @@ def _csv_is_new(path: Path, fields: tuple[str, ...]) -> bool:
     return False
 
 
-def _last_byte(f) -> str:
+def _last_byte(f: TextIO) -> str:
     f.seek(f.tell() - 1)
     last = f.read(1)
     f.seek(0, 2)

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ def _new_file_mode() -> int:
 _FILE_MODE = _new_file_mode()
 
 
-def write_atomic(path: Path, text: str | None = None, writer=None) -> None:
+def write_atomic(
+    path: Path, text: str | None = None, writer: Callable[[str], object] | None = None
+) -> None:
     """Write a file whole or not at all: a crash never leaves a half-written result."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)

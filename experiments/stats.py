@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # the t quantile that scipy.stats.t.ppf computes, without importing scipy.stats: that import
 # took half a second of every command's start-up and of every sweep worker's
@@ -46,7 +47,7 @@ class Interval:
 NAN = float("nan")
 
 
-def mean_interval(values, level: float = LEVEL) -> Interval:
+def mean_interval(values: ArrayLike, level: float = LEVEL) -> Interval:
     """Student-t interval for the mean of `values` (nan entries ignored)."""
     x = _clean(values)
     n = len(x)
@@ -59,7 +60,7 @@ def mean_interval(values, level: float = LEVEL) -> Interval:
     return Interval(mean, mean - half, mean + half, n)
 
 
-def paired_difference(treated, baseline, level: float = LEVEL) -> Interval:
+def paired_difference(treated: ArrayLike, baseline: ArrayLike, level: float = LEVEL) -> Interval:
     """Mean of `treated[i] - baseline[i]` over pairs that share a seed, with its t-interval.
 
     Pairs where either side is missing (nan) are dropped.
@@ -70,7 +71,7 @@ def paired_difference(treated, baseline, level: float = LEVEL) -> Interval:
     return mean_interval(a - b, level)
 
 
-def unpaired_difference(treated, baseline, level: float = LEVEL) -> Interval:
+def unpaired_difference(treated: ArrayLike, baseline: ArrayLike, level: float = LEVEL) -> Interval:
     """Welch interval for `mean(treated) - mean(baseline)`, as if the runs were independent."""
     a, b = _clean(treated), _clean(baseline)
     if len(a) == 0 or len(b) == 0:
@@ -88,6 +89,6 @@ def unpaired_difference(treated, baseline, level: float = LEVEL) -> Interval:
     return Interval(diff, diff - half, diff + half, n)
 
 
-def _clean(values) -> np.ndarray:
+def _clean(values: ArrayLike) -> np.ndarray:
     x = np.asarray(values, dtype=float).ravel()
     return x[~np.isnan(x)]

@@ -107,7 +107,7 @@ def validate(
     seeds: list[int],
     baseline: str = "none",
     n_jobs: int = 1,
-):
+) -> Path | None:
     """Run best, default and baseline settings on `seeds`, given the sweep's `best_params` and
     `jobs` as the report read them; returns the validation directory (None when the sweep has
     no best setting or no finished trial to take the config from)."""

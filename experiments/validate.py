@@ -29,7 +29,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -728,7 +728,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def execute(configs: dict[str, dict[str, Any]], n_jobs: int):
+def execute(configs: dict[str, dict[str, Any]], n_jobs: int) -> Iterator[tuple[str, RunData]]:
     """Run every config (in parallel with `n_jobs` != 1); yields (key, RunData) as each
     finishes."""
     keys = list(configs)

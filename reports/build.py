@@ -362,7 +362,13 @@ def _tipping_point(best: pd.Series) -> str:
     )
 
 
-def robustness_body(jobs, summary, comparison, baseline, sweep_dir: Path) -> tuple[str, str]:
+def robustness_body(
+    jobs: list[agg.Job],
+    summary: pd.DataFrame,
+    comparison: pd.DataFrame,
+    baseline: str,
+    sweep_dir: Path,
+) -> tuple[str, str]:
     grid, wins, best, clear = robustness_tables(summary, comparison, baseline)
     config = _representative_config(jobs, baseline)
     if not wins.empty:
@@ -501,7 +507,12 @@ def _varied_parameters(jobs: list[agg.Job]) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------------------- tune
 def tune_body(
-    sweep_dir: Path, jobs, best: dict[str, Any] | None, baseline: str, validation_seeds, n_jobs
+    sweep_dir: Path,
+    jobs: list[agg.Job],
+    best: dict[str, Any] | None,
+    baseline: str,
+    validation_seeds: list[int],
+    n_jobs: int,
 ) -> tuple[str, str]:
     best = best or {}
     params = list(best)
@@ -715,7 +726,9 @@ def tell(built: Built, elapsed: float | None = None, out: TextIO | None = None) 
     sys.stderr.flush()
 
 
-def build_and_tell(sweep_dir: Path, interrupted: bool = False, started: float | None = None):
+def build_and_tell(
+    sweep_dir: Path, interrupted: bool = False, started: float | None = None
+) -> Built | None:
     """The end of a sweep: build the report, say where it is; never raise (the runs are safe
     on disk and `retail-sim-report` can rebuild)."""
     try:

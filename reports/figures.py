@@ -21,11 +21,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 WIDTH = 9.6  # inches; at DPI this is about the width of the report's text column
 DPI = 110
 GREY = "#8c8c8c"
+Colours = dict[str, tuple]  # strategy -> RGB, from `palette`
 
 
 # the built-in strategies keep their colour in every report, whatever their rank
@@ -42,7 +45,7 @@ BUILT_IN_ORDER = (
 )
 
 
-def palette(strategies: list[str], baseline: str) -> dict[str, tuple]:
+def palette(strategies: list[str], baseline: str) -> Colours:
     """One colour per strategy, the same in every figure and, for the built-ins, in every
     report (two reports side by side read alike); others take the colours left; the baseline
     grey."""
@@ -72,7 +75,7 @@ def _figure(height: float, ncols: int = 1, nrows: int = 1, **kwargs) -> Iterator
             plt.close(fig)
 
 
-def _png(fig) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)  # constrained layout: no second "tight" pass
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -89,7 +92,9 @@ def _err(rows: pd.DataFrame, centre: str, low: str, high: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- compare
-def incremental_profit(comparison: pd.DataFrame, order: list[str], colours, baseline: str):
+def incremental_profit(
+    comparison: pd.DataFrame, order: list[str], colours: Colours, baseline: str
+) -> str | None:
     """Extra net profit per customer against the baseline, with the paired 95% interval."""
     rows = _kpi(comparison, "net_profit_per_customer")
     names = [s for s in order if s != baseline and s in rows.index]
@@ -126,7 +131,9 @@ def incremental_profit(comparison: pd.DataFrame, order: list[str], colours, base
         return _png(fig)
 
 
-def holdout_vs_truth(comparison: pd.DataFrame, order: list[str], baseline: str, holdout: float):
+def holdout_vs_truth(
+    comparison: pd.DataFrame, order: list[str], baseline: str, holdout: float
+) -> str | None:
     """The true extra profit (paired simulation) next to what a holdout of the given share
     measures in a single run: its typical estimate and interval, on the same scale."""
     rows = _kpi(comparison, "net_profit_per_customer")
@@ -174,7 +181,9 @@ def holdout_vs_truth(comparison: pd.DataFrame, order: list[str], baseline: str, 
         return _png(fig)
 
 
-def profit_vs_optouts(comparison: pd.DataFrame, order: list[str], colours, baseline: str):
+def profit_vs_optouts(
+    comparison: pd.DataFrame, order: list[str], colours: Colours, baseline: str
+) -> str | None:
     """Care versus harassment: incremental profit against the share of customers who opted
     out of (or blocked) a channel."""
     profit = _kpi(comparison, "net_profit_per_customer")
@@ -222,7 +231,7 @@ def profit_vs_optouts(comparison: pd.DataFrame, order: list[str], colours, basel
         return _png(fig)
 
 
-def _label_points(fig, ax, points: list[tuple[str, float, float]]) -> None:
+def _label_points(fig: Figure, ax: Axes, points: list[tuple[str, float, float]]) -> None:
     """Name each point, nudging a label down when it would sit on an earlier one."""
     fig.canvas.draw()  # settle the limits, so data -> pixels is final
     placed: list[tuple[float, float]] = []
@@ -242,9 +251,9 @@ def _mean_by_day(daily: pd.DataFrame, column: str) -> pd.DataFrame:
 def _day_lines(
     data: pd.DataFrame,
     y: str,
-    ax,
+    ax: Axes,
     names: list[str],
-    colours,
+    colours: Colours,
     title: str,
     ylabel: str,
     legend: bool = False,
@@ -269,7 +278,7 @@ def _day_lines(
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=None)
 
 
-def retention(daily: pd.DataFrame, order: list[str], colours, baseline: str):
+def retention(daily: pd.DataFrame, order: list[str], colours: Colours, baseline: str) -> str | None:
     """Share of customers who bought in the last 90 days, and its difference against the
     baseline (paired by seed and day), over the run."""
     if daily.empty or "active_90d_share" not in daily:
@@ -308,14 +317,16 @@ def retention(daily: pd.DataFrame, order: list[str], colours, baseline: str):
         return _png(fig)
 
 
-def repurchase_reactivation(comparison: pd.DataFrame, order: list[str], colours, baseline):
+def repurchase_reactivation(
+    comparison: pd.DataFrame, order: list[str], colours: Colours, baseline: str
+) -> str | None:
     """Repurchase and reactivation rates per strategy; the whiskers are the 95% paired
     interval of the difference against the baseline, drawn around the baseline's level."""
     panels = [("repurchase_rate", "Repurchase rate"), ("reactivation_rate", "Reactivation rate")]
     return _share_panels(comparison, order, colours, panels, "% of customers", baseline)
 
 
-def messages_fatigue(daily: pd.DataFrame, order: list[str], colours):
+def messages_fatigue(daily: pd.DataFrame, order: list[str], colours: Colours) -> str | None:
     """Messages sent per customer so far (cumulative) and mean message fatigue (14-day
     average), over the run."""
     if daily.empty or "messages" not in daily:
@@ -351,7 +362,7 @@ def messages_fatigue(daily: pd.DataFrame, order: list[str], colours):
         return _png(fig)
 
 
-def tiers(daily: pd.DataFrame, order: list[str]):
+def tiers(daily: pd.DataFrame, order: list[str]) -> str | None:
     """Share of members in each loyalty tier over the run, for strategies that keep tiers
     (daily columns `tier_1`, `tier_2`, ... by level); None when no run recorded tiers."""
     if daily.empty:
@@ -389,7 +400,7 @@ def tiers(daily: pd.DataFrame, order: list[str]):
         return _png(fig)
 
 
-def vip(comparison: pd.DataFrame, order: list[str], colours):
+def vip(comparison: pd.DataFrame, order: list[str], colours: Colours) -> str | None:
     """VIP share of customers and of revenue at the end of the run, per strategy."""
     panels = [
         ("vip_share", "VIP share of customers"),
@@ -401,11 +412,11 @@ def vip(comparison: pd.DataFrame, order: list[str], colours):
 def _share_panels(
     comparison: pd.DataFrame,
     order: list[str],
-    colours,
+    colours: Colours,
     panels: list[tuple[str, str]],
     xlabel: str,
     baseline: str | None = None,
-):
+) -> str | None:
     """Two side-by-side bar panels of shares (KPI, title) per strategy, labelled in percent;
     with a `baseline`, whiskers for the paired difference against it, around its level."""
     frames = [_kpi(comparison, kpi) for kpi, _ in panels]
@@ -434,7 +445,7 @@ def _share_panels(
 
 
 # ---------------------------------------------------------------------------- robustness
-def robustness_heatmap(table: pd.DataFrame, best: pd.Series, ylabel: str = ""):
+def robustness_heatmap(table: pd.DataFrame, best: pd.Series, ylabel: str = "") -> str | None:
     """Scenario x strategy: extra net profit per customer against the baseline; the best
     strategy of each scenario framed."""
     if table.empty:
@@ -471,7 +482,7 @@ def robustness_heatmap(table: pd.DataFrame, best: pd.Series, ylabel: str = ""):
         return _png(fig)
 
 
-def wins(table: pd.DataFrame, colours):
+def wins(table: pd.DataFrame, colours: Colours) -> str | None:
     """How many scenarios each strategy came out best in, and clearly best in."""
     if table.empty:
         return None
@@ -501,7 +512,7 @@ def wins(table: pd.DataFrame, colours):
 
 
 # ---------------------------------------------------------------------------- tune
-def tune_history(trials: pd.DataFrame, params: list[str], objective: str):
+def tune_history(trials: pd.DataFrame, params: list[str], objective: str) -> str | None:
     """The optimiser's trials: objective per trial, and where it searched."""
     if trials.empty:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -42,7 +43,7 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
-def interval(low: float, high: float, fmt=None) -> str:
+def interval(low: float, high: float, fmt: Callable[[float], str] | None = None) -> str:
     """`-0.46 to +1.20` (signed amounts), or a note when there is no interval."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return "no interval (one seed)"
@@ -84,7 +85,9 @@ def kpi_rows(comparison: pd.DataFrame, kpi: str, scenario: str = "") -> pd.DataF
     return rows.set_index("strategy")
 
 
-def wins_over_baseline(summary: pd.DataFrame, strategy: str, baseline: str, scenario: str = ""):
+def wins_over_baseline(
+    summary: pd.DataFrame, strategy: str, baseline: str, scenario: str = ""
+) -> tuple[int, int]:
     """(seeds where `strategy` earned more per customer than the baseline, seeds compared)."""
     done = summary[(summary["status"] == "done") & (summary["scenario"] == scenario)]
     a = done[done["strategy"] == strategy].drop_duplicates("seed").set_index("seed")[NPC]

@@ -251,7 +251,7 @@ class AgentCustomers:
         )
         return Reception(read=read, opted_out=opted_out, revived=revived)
 
-    def change_satisfaction(self, customers: np.ndarray, delta) -> None:
+    def change_satisfaction(self, customers: np.ndarray, delta: np.ndarray | float) -> None:
         for row, change in zip(customers, np.broadcast_to(delta, len(customers)), strict=True):
             self.agents[row].satisfaction += float(change)
 

@@ -9,7 +9,16 @@ in base-day units (`sim.fast.ArrayCustomers._clocks`); a test holds the two toge
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.config import BehaviourConfig, StaffConfig
+
+# A rule's per-customer operand: a column over customers (the fast path) or one customer's
+# number (the reference path).
+Values = np.ndarray | float
 
 # Relevance of a typical generic promotion; response figures (Hillstrom) are stated for it.
 GENERIC_RELEVANCE = 0.5
@@ -32,17 +41,17 @@ def styled_relevance(affinity_of_style: np.ndarray, favourite: np.ndarray) -> np
     return affinity_of_style / favourite
 
 
-def read_probability(read_rate: float, channel_fatigue: np.ndarray, b) -> np.ndarray:
+def read_probability(read_rate: float, channel_fatigue: Values, b: BehaviourConfig) -> Values:
     """Fatigue on a channel lowers the chance that the next message on it is read."""
     return read_rate * np.exp(-b.fatigue_read_penalty * channel_fatigue)
 
 
-def opt_out_probability(base_rate: float, channel_fatigue: np.ndarray, b) -> np.ndarray:
+def opt_out_probability(base_rate: float, channel_fatigue: Values, b: BehaviourConfig) -> Values:
     """Each message risks an opt-out; the risk rises with fatigue (care turns into harassment)."""
     return np.minimum(base_rate * np.exp(b.fatigue_opt_out * channel_fatigue), 1.0)
 
 
-def message_fatigue(weight: float, rel: np.ndarray, personal: bool, b) -> np.ndarray:
+def message_fatigue(weight: float, rel: Values, personal: bool, b: BehaviourConfig) -> Values:
     """Fatigue a message adds: more on an intrusive channel or when irrelevant, less if personal."""
     return (
         weight
@@ -51,12 +60,12 @@ def message_fatigue(weight: float, rel: np.ndarray, personal: bool, b) -> np.nda
     )
 
 
-def irritation(rel: np.ndarray, b) -> np.ndarray:
+def irritation(rel: Values, b: BehaviourConfig) -> Values:
     """Satisfaction lost to a message that shows what she dislikes (below generic relevance)."""
     return b.irritation * np.maximum(GENERIC_RELEVANCE - rel, 0.0) / GENERIC_RELEVANCE
 
 
-def response_boost(effect: float, rel: np.ndarray, personal: bool, b) -> np.ndarray:
+def response_boost(effect: float, rel: Values, personal: bool, b: BehaviourConfig) -> Values:
     """Extra purchase intensity per day a read message starts with; it fades with a half-life.
 
     Summed over the days it lasts, it adds `message_purchase_prob` of a purchase for a generic
@@ -67,12 +76,12 @@ def response_boost(effect: float, rel: np.ndarray, personal: bool, b) -> np.ndar
     return b.message_purchase_prob * (1.0 - keep) * scale
 
 
-def offer_pull(discount: np.ndarray, price_sensitivity: np.ndarray, b) -> np.ndarray:
+def offer_pull(discount: Values, price_sensitivity: Values, b: BehaviourConfig) -> Values:
     """Multiplier on her visit intensity while she holds an open offer."""
     return 1.0 + b.offer_pull * discount * price_sensitivity
 
 
-def revival_probability(discount: float, price_sensitivity: np.ndarray, b) -> np.ndarray:
+def revival_probability(discount: float, price_sensitivity: Values, b: BehaviourConfig) -> Values:
     """Chance a read offer brings back a customer who had silently left."""
     return np.minimum(b.revival_prob * discount * price_sensitivity, 1.0)
 
@@ -80,7 +89,7 @@ def revival_probability(discount: float, price_sensitivity: np.ndarray, b) -> np
 NEVER_BACK = 2**31 - 1  # the comeback "day" of a customer who will not come back
 
 
-def comeback_day(left_day: int | np.ndarray, exp_draw: np.ndarray, rate_per_day: float):
+def comeback_day(left_day: int | np.ndarray, exp_draw: Values, rate_per_day: float) -> np.ndarray:
     """The day a customer who left on `left_day` comes back on her own, from an Exp(1) draw:
     sleepers return at a constant rate (CDNOW: silent customers buy again more often than a
     buy-till-you-die model allows). A rate of 0 keeps every churn permanent (Pareto/NBD)."""
@@ -90,7 +99,9 @@ def comeback_day(left_day: int | np.ndarray, exp_draw: np.ndarray, rate_per_day:
     return (left_day + days).astype(np.int64)
 
 
-def hazard_multiplier(fatigue_total, satisfaction, recognised, b):
+def hazard_multiplier(
+    fatigue_total: Values, satisfaction: Values, recognised: Values, b: BehaviourConfig
+) -> Values:
     """Churn hazard relative to her base: fatigue and dissatisfaction raise it, recognition
     lowers it."""
     return np.exp(
@@ -100,7 +111,7 @@ def hazard_multiplier(fatigue_total, satisfaction, recognised, b):
     )
 
 
-def complaint_outcome(delay_days, staff, b):
+def complaint_outcome(delay_days: np.ndarray, staff: StaffConfig, b: BehaviourConfig) -> np.ndarray:
     """Satisfaction change when a complaint is handled after `delay_days`.
 
     Handling removes the hit the complaint caused; fast handling adds goodwill (the service

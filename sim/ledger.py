@@ -9,12 +9,16 @@ recorded. Hidden traits live in the model, never here: a strategy receives an
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sim.table import Table
+
+if TYPE_CHECKING:
+    from sim.actions import Offer
+    from sim.population import Customers
 
 NEVER = -(10**6)  # "day" of something that never happened, far before any real day
 
@@ -136,7 +140,7 @@ class Ledger:
             {"customer": np.int32, "day": np.int32, "points": np.float64, "tier": np.int8}
         )
 
-    def add_customers(self, customers, referrer: np.ndarray | None = None) -> None:
+    def add_customers(self, customers: Customers, referrer: np.ndarray | None = None) -> None:
         """Open a record for new customers with what the store learnt at their first purchase.
 
         `referrer` gives, per new customer, the row of the customer who referred her (her
@@ -157,7 +161,9 @@ class Ledger:
         # the style of her first (or latest) purchase: new rows' counts start at 0
         self.record.style_counts[np.arange(rows.start, rows.stop), customers.last_style] = 1
 
-    def new_batch(self, day: int, channel: str, campaign: str, personal: bool, offer) -> int:
+    def new_batch(
+        self, day: int, channel: str, campaign: str, personal: bool, offer: Offer | None
+    ) -> int:
         """Register a campaign send; its id marks its messages and the redemptions of its offer."""
         self.message_batches.append(
             {

@@ -15,7 +15,15 @@ import mesa
 import numpy as np
 
 from sim import behaviour as rules
-from sim.actions import ActionError, Actions, LoyaltyUpdate, MessageBatch, check_rows, once_each
+from sim.actions import (
+    ActionError,
+    Actions,
+    LoyaltyUpdate,
+    MessageBatch,
+    Offer,
+    check_rows,
+    once_each,
+)
 from sim.agents import AgentCustomers
 from sim.channels import Channels
 from sim.config import ChannelConfig, PopulationConfig, StoreConfig
@@ -320,7 +328,17 @@ class StoreModel(mesa.Model):
             batch.customers, c, batch.personal, batch.style, batch.offer, batch_id, d, slot
         )
 
-    def _deliver(self, idx, c, personal, style, offer, batch_id, d, slot) -> np.ndarray:
+    def _deliver(
+        self,
+        idx: np.ndarray,
+        c: int,
+        personal: bool,
+        style: np.ndarray | None,
+        offer: Offer | None,
+        batch_id: int,
+        d: int,
+        slot: int | np.ndarray,
+    ) -> np.ndarray:
         """Messages reach customers; returns who read them. Costs and outcomes are booked."""
         ch = self.channels
         reception = self.customers.receive(
