@@ -75,6 +75,7 @@ MEAN_KEPT_BY = {
     "dropout_s": ("dropout_beta_days", 0.0),
     "spend_q": ("spend_gamma", 1.0),
 }
+MAX_SILENT_GAP_DAYS = 365  # calibration end this long after the export's last day: refused
 MAX_DAYS = int(next(f for f in dataclasses.fields(Config) if f.name == "days").metadata["range"][1])
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)  # dates a store can mean
 RECENT_DAYS = 91  # acquisition pace: first purchases in the last quarter of calibration
@@ -253,12 +254,20 @@ def _check_window(
                 f"the export ends on {last.date()}, before --holdout-end {hold_end.date()}: "
                 "the actual holdout transactions may be incomplete"
             )
-    in_cal = tx["date"] <= cal_end
-    if tx.loc[in_cal, "date"].max() < cal_end - pd.Timedelta(days=30):
+    last_in = tx.loc[tx["date"] <= cal_end, "date"].max()
+    gap = (cal_end - last_in).days
+    if gap > MAX_SILENT_GAP_DAYS:  # a mistyped year, most likely; the fits would take minutes
+        raise TransactionDataError(
+            f"{args.transactions}: the last transaction on or before --calibration-end "
+            f"{cal_end.date()} is on {last_in.date()}, {gap:,} days earlier: every customer "
+            "would look silent for a year the export does not cover, which the fits read as "
+            f"churn; set --calibration-end {last_in.date()}, or give the export that covers "
+            "the period"
+        )
+    if gap > 30:
         warn(
-            f"the last transaction before --calibration-end is on "
-            f"{tx.loc[in_cal, 'date'].max().date()}, more than 30 days earlier: customers "
-            "will look silent for days the export may not cover"
+            f"the last transaction before --calibration-end is on {last_in.date()}, more "
+            "than 30 days earlier: customers will look silent for days the export may not cover"
         )
 
 

@@ -373,6 +373,15 @@ def test_calibration_end_before_all_data(capsys, export, tmp_path):
     assert "starts on 2025-01-03" in err
 
 
+def test_a_calibration_end_a_year_past_the_export_stops_before_the_fits(capsys, export, tmp_path):
+    """The export ends 2025-03-05: a year's silence it does not cover would read as churn (a
+    Pareto/NBD fit of CDNOW ended 15 months late ran 140 s to a degenerate optimum)."""
+    out = tmp_path / "o"
+    err = one_line_error(capsys, export, "--calibration-end", "2026-03-31", "--out", out)
+    assert "is on 2025-03-05, 391 days earlier" in err
+    assert "set --calibration-end 2025-03-05" in err and not out.exists()
+
+
 def test_bad_dates_and_windows_in_the_arguments(capsys, export, tmp_path):
     err = one_line_error(capsys, export, "--calibration-end", "30/06/2025", "--out", tmp_path)
     assert "--calibration-end '30/06/2025' is not a date" in err
