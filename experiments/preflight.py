@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Glob, IntervalSweep
+from hydra.core.override_parser.types import Glob, IntervalSweep, OverrideType
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -38,6 +38,7 @@ def preflight(argv: list[str]) -> None:
     overrides = [a for a in argv if ("=" in a or a.startswith("~")) and not a.startswith("-")]
     parsed = list(zip(overrides, _parse(overrides), strict=True))
     plain = [text for text, override in parsed if not override.is_sweep_override()]
+    _check_strategy_settings(search, overrides)  # before a plain strategy.* setting is composed
     composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below
     multirun = "-m" in argv or "--multirun" in argv or composed.hydra.mode == RunMode.MULTIRUN
     sweeps = [text for text, override in parsed if override.is_sweep_override()]
@@ -49,7 +50,9 @@ def preflight(argv: list[str]) -> None:
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[tuple[str, str]] = set()
     strategies: set[str] = set()
-    for variant in _variants(config_sweeps(overrides, composed)):
+    swept = config_sweeps(overrides, composed)
+    _check_strategy_settings(search, swept)
+    for variant in _variants(swept):
         strategies |= {v.split("=", 1)[1] for v in variant if v.startswith("strategy=")}
         cfg = compose([*search, *variant])
         validate(cfg)
@@ -65,6 +68,47 @@ def preflight(argv: list[str]) -> None:
     if multirun:
         _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
         _check_baseline(composed, strategies)
+
+
+def _check_strategy_settings(search: list[str], overrides: list[str]) -> None:
+    """A strategy setting given (or swept) beside several strategies must be a setting of
+    each: a sweep runs every strategy with every value, so `strategy=none,blanket
+    strategy.every_days=7,14` would fail in every `none` job. Say how to compare variants."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    settings = [
+        (text, o.key_or_group)
+        for text, o in zip(overrides, parsed, strict=True)
+        if o.key_or_group.startswith("strategy.") and o.type == OverrideType.CHANGE  # no +/~
+    ]
+    choice = next((o for o in parsed if o.key_or_group == "strategy"), None)
+    if not settings or choice is None or not choice.is_sweep_override():
+        return
+    try:
+        names = list(choice.sweep_string_iterator())
+    except (HydraException, TypeError, ValueError):
+        return  # the variants' check names the problem
+    keys = [key for _, key in settings]
+    lacking = {}  # strategy -> the first setting it does not have
+    for name in names:
+        cfg = compose([*search, f"strategy={name}"])
+        missing = [k for k in keys if OmegaConf.select(cfg, k, default=_ABSENT) is _ABSENT]
+        if missing:
+            lacking[name] = missing[0]
+    having = [name for name in names if name not in lacking]
+    if lacking and having:  # none has it: the variants' check names a misspelt setting
+        name, key = next(iter(lacking.items()))
+        text = next(text for text, k in settings if k == key)
+        example = having[0]
+        raise ConfigError(
+            f"{text}: {name} has no setting {key.removeprefix('strategy.')}, and a sweep runs "
+            f"every strategy with every value: to compare variants of {example} with {name}, "
+            f"give each variant a strategy file in a --config-dir folder "
+            f"(strategy/{example}_variant.yaml: defaults: [{example}, _self_] and the setting) "
+            f"and sweep strategy={name},{example},{example}_variant"
+        )
+
+
+_ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
 def _warn_on_calendar_shift(twin: str, start_date: str) -> None:

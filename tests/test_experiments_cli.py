@@ -199,6 +199,34 @@ def test_experiment_configs_pass_the_preflight_which_checks_every_swept_value(mo
     assert {b.personal_effect for b in behaviour} >= {1.0, 1.4}
 
 
+@pytest.mark.parametrize(
+    "setting", ["strategy.every_days=7,14", "strategy.discount=0.2"], ids=["swept", "plain"]
+)
+def test_a_setting_one_swept_strategy_lacks_names_it_and_the_variant_file_way(setting):
+    from experiments.preflight import preflight
+
+    with pytest.raises(ConfigError) as stopped:
+        preflight(["-m", "strategy=none,blanket", setting])
+    message = str(stopped.value)
+    assert message.startswith(f"{setting}: none has no setting {setting.split('.')[1][:5]}")
+    assert "strategy/blanket_variant.yaml: defaults: [blanket, _self_]" in message
+
+
+def test_variants_of_a_policy_as_strategy_files_beside_none_compose(tmp_path):
+    """The README's way to set variants of one policy against none."""
+    from experiments.preflight import preflight
+    from sim.config import compose
+
+    (tmp_path / "strategy").mkdir()
+    (tmp_path / "strategy" / "blanket_weekly.yaml").write_text(
+        "defaults: [blanket, _self_]\nevery_days: 7\n"
+    )
+    preflight(["--config-dir", str(tmp_path), "-m", "strategy=none,blanket,blanket_weekly"])
+    weekly = compose(["strategy=blanket_weekly"], config_dir=tmp_path).strategy
+    blanket = compose(["strategy=blanket"]).strategy
+    assert weekly.every_days == 7 != blanket.every_days and weekly.discount == blanket.discount
+
+
 def test_a_sweep_over_no_values_stops_in_the_preflight():
     from experiments.preflight import preflight
 
