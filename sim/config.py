@@ -52,6 +52,20 @@ def whole(name: str, value: Any, lo: int = 0) -> int:
     raise ValueError(f"{name}={value}: give a whole number of at least {lo}")
 
 
+def flag(name: str, value: Any) -> bool:
+    """A yes/no setting as a bool, or a one-line ValueError naming it: to Python any word is
+    true, so `personal=no` would silently switch the setting on."""
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{name}={value}: give true or false")
+
+
+def names(value: Any) -> list[str]:
+    """A setting's list of names; one name alone (`triggers=birthday`, as a command line
+    gives it) is a list of one, not of its letters."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 def number(name: str, value: Any, lo: float = 0.0, hi: float = math.inf) -> float:
     """A finite amount in [lo, hi] as a float, or a one-line ValueError naming it (NaN compares
     false with every bound, so unchecked it would pass and switch a rule off silently)."""

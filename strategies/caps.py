@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, MessageBatch, check_rows, once_each
-from sim.config import whole
+from sim.config import names, whole
 from sim.ledger import NEVER, ObservableView
 from strategies.base import Strategy, check_settings, require_channel
 from strategies.segments import STAGES, Lifecycle
@@ -127,8 +127,15 @@ class FrequencyCap:
         self.daily_limit = {
             k: whole(f"daily_limit.{k}", v) for k, v in (daily_limit or {}).items() if v is not None
         }
-        self.exempt = set(exempt_campaigns or [])
-        self.queued = list(queued_channels if queued_channels is not None else ["phone"])
+        shut = [k for k, v in self.daily_limit.items() if v == 0]
+        if shut:  # a strategy's own daily_limit 0 means no limit: never read the two apart
+            raise ValueError(
+                f"daily_limit.{shut[0]}=0 would let nothing out on {shut[0]}: to lift the "
+                f"limit remove it (~cap.daily_limit.{shut[0]}); to silence the channel, "
+                "leave it out of the strategy"
+            )
+        self.exempt = set(names(exempt_campaigns or []))
+        self.queued = names(queued_channels if queued_channels is not None else ["phone"])
         self.pending_days = whole("pending_days", pending_days)
         self.lifecycle = (
             lifecycle if isinstance(lifecycle, Lifecycle) else Lifecycle(**(lifecycle or {}))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, MessageBatch, Offer
-from sim.config import number, whole
+from sim.config import flag, names, number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy, check_settings, require_channel
 from strategies.segments import favourite_style
@@ -46,7 +46,9 @@ class Message:
     expiry_days: int = 7
 
     def __post_init__(self) -> None:
-        self.channels = [self.channels] if isinstance(self.channels, str) else list(self.channels)
+        self.channels = names(self.channels)
+        self.personal = flag(f"{self.campaign} personal", self.personal)
+        self.styled = flag(f"{self.campaign} styled", self.styled)
         if not self.channels:
             raise ValueError(f"{self.campaign}: give at least one channel")
         try:

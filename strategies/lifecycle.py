@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions
-from sim.config import number, whole
+from sim.config import names, number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import due_today, message, schedule, yesterday_purchases
@@ -68,7 +68,7 @@ class LifecycleTriggers(Strategy):
         advisor_call_day = whole("advisor_call_day", advisor_call_day)
         if birthday_days_ahead > 300:
             raise ValueError("birthday_days_ahead must be at most 300")
-        self.triggers = set(triggers if triggers is not None else TRIGGERS)
+        self.triggers = set(names(triggers if triggers is not None else TRIGGERS))
         unknown = self.triggers - set(TRIGGERS)
         if unknown:
             raise ValueError(

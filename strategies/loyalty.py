@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sim.actions import Actions, LoyaltyUpdate
-from sim.config import number, whole
+from sim.config import names, number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
 from strategies.compose import message, yesterday_purchases
@@ -73,7 +73,7 @@ class Loyalty(Strategy):
             else None
             for k, x in enumerate(self.tier_discount)
         ]
-        self.arrival_events = set(arrival_events or [])
+        self.arrival_events = set(names(arrival_events or []))
         self.arrival_preview = message(arrival_preview, "arrival_preview")
         self._started = False
 

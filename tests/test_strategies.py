@@ -393,6 +393,11 @@ def test_check_gets_the_calendar_only_when_it_asks_for_it():
         (["strategy=rfm_tiering", "strategy.treatments.vip_care.discount=-0.2"], "vip_care"),
         (["cap=weekly", "cap.limits.week.max=2.5"], r"cap limit max=2\.5"),
         (["cap=weekly", "cap.daily_limit.sms=-5"], r"daily_limit\.sms=-5"),
+        # to Python any word is true: personal=no would have switched personal messages on
+        (["strategy=personalised", "strategy.personal=no"], "personalised personal=no: give true"),
+        (["strategy=lifecycle", "strategy.thank_you.styled=maybe"], "thank_you styled=maybe"),
+        # a strategy's daily_limit 0 is no limit; the cap's would be silence
+        (["cap=weekly", "cap.daily_limit.sms=0"], r"daily_limit\.sms=0 would let nothing out"),
     ],
 )
 def test_a_setting_that_is_no_whole_or_finite_number_is_refused_naming_it(bad, message):
@@ -402,6 +407,36 @@ def test_a_setting_that_is_no_whole_or_finite_number_is_refused_naming_it(bad, m
     cfg = compose(bad)
     with pytest.raises(ConfigError, match=message):
         build_strategy(cfg.strategy, cfg)
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "name", "read"),
+    [
+        (["strategy=lifecycle"], "strategy.triggers", "birthday", lambda s: s.triggers),
+        (
+            ["strategy=loyalty"],
+            "strategy.arrival_events",
+            "spring_arrivals",
+            lambda s: s.arrival_events,
+        ),
+        (
+            ["strategy=blanket", "cap=weekly"],
+            "cap.exempt_campaigns",
+            "blanket",
+            lambda s: s.cap.exempt,
+        ),
+        (["strategy=blanket", "cap=weekly"], "cap.queued_channels", "sms", lambda s: s.cap.queued),
+    ],
+    ids=["triggers", "arrival_events", "exempt_campaigns", "queued_channels"],
+)
+def test_one_name_where_a_list_goes_is_a_list_of_one_not_of_its_letters(base, key, name, read):
+    """`triggers=birthday`, as a command line gives it: its letters were read as names."""
+    from sim.config import compose
+    from sim.simulate import build_strategy
+
+    one, listed = (compose([*base, f"{key}={value}"]) for value in (name, f"[{name}]"))
+    assert list(read(build_strategy(one.strategy, one))) == [name]
+    assert list(read(build_strategy(listed.strategy, listed))) == [name]
 
 
 def test_a_whole_number_written_as_a_float_is_taken():
