@@ -23,10 +23,12 @@ from experiments.aggregate import read_file, read_plan
 from experiments.configdir import split_config_dir
 from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
-from sim.config import ConfigError, compose, searchpath_override, validate
+from sim.config import GROUP_DEFAULTS, ConfigError, compose, searchpath_override, validate
 from sim.simulate import build_strategy
 from sim.twin import read_twin
 
+# config groups of which a run takes one option: a list would merge several into one run
+RUN_GROUPS = {*GROUP_DEFAULTS, "cap"}
 JOB_NUMBER = "${hydra.job.num}"  # Hydra's default job folder: the job's number in the sweep
 
 
@@ -37,16 +39,22 @@ def preflight(argv: list[str]) -> None:
     search = [searchpath_override(config_dir)] if config_dir else []
     overrides = [a for a in argv if ("=" in a or a.startswith("~")) and not a.startswith("-")]
     parsed = list(zip(overrides, _parse(overrides), strict=True))
+    for text, override in parsed:
+        value = override.value()
+        if override.key_or_group in RUN_GROUPS and isinstance(value, list) and len(value) > 1:
+            raise ConfigError(
+                f"{text}: a list merges these {override.key_or_group} configs into one run; to "
+                f"run each, sweep them: -m {override.key_or_group}={','.join(map(str, value))}"
+            )
     plain = [text for text, override in parsed if not override.is_sweep_override()]
     _check_strategy_settings(search, overrides)  # before a plain strategy.* setting is composed
     composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below
     multirun = "-m" in argv or "--multirun" in argv or composed.hydra.mode == RunMode.MULTIRUN
-    sweeps = [text for text, override in parsed if override.is_sweep_override()]
+    sweeps = [(text, o) for text, o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:  # Hydra's answer is six lines
-        raise ConfigError(
-            f"{sweeps[0]} is a sweep: add -m to run one job per value "
-            "(or write a list as key=[a,b])"
-        )
+        text, override = sweeps[0]
+        list_form = "" if override.key_or_group in RUN_GROUPS else " (or write a list as key=[a,b])"
+        raise ConfigError(f"{text} is a sweep: add -m to run one job per value{list_form}")
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[tuple[str, str]] = set()
     strategies: set[str] = set()

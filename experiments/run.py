@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.errors import exit_on_user_error
 from experiments.preflight import preflight
 from experiments.sweep import reports_progress
-from sim.config import register_schema
+from sim.config import ConfigError, register_schema
 from sim.simulate import RunResult, simulate
 
 log = logging.getLogger("retail-sim")
@@ -121,9 +121,24 @@ def _app(cfg: DictConfig) -> float:
     return float(result.metrics["net_profit"])
 
 
+def _check_order(argv: list[str]) -> None:
+    """Hydra reads its options only before the overrides: after them, `-m` ends in eight
+    lines of usage blaming the overrides."""
+    seen = next((a for a in argv if not a.startswith("-") and ("=" in a or a[:1] in "+~")), None)
+    if seen is None:
+        return
+    late = next((a for a in argv[argv.index(seen) + 1 :] if a.startswith("-")), None)
+    if late:
+        raise ConfigError(
+            f"{late} comes after the overrides: give -m, --config-dir and Hydra's other options "
+            f"first (retail-sim {late} ... {seen} ...)"
+        )
+
+
 def main() -> None:
     register_schema()
     with exit_on_user_error("retail-sim"):
+        _check_order(sys.argv[1:])
         preflight(sys.argv[1:])
     _app()
 

@@ -227,6 +227,45 @@ def test_variants_of_a_policy_as_strategy_files_beside_none_compose(tmp_path):
     assert weekly.every_days == 7 != blanket.every_days and weekly.discount == blanket.discount
 
 
+@pytest.mark.parametrize(
+    ("argv", "late"),
+    [
+        (["customers=200", "-m", "strategy=none,blanket"], "-m"),
+        (["strategy=blanket", "--config-dir", "mystore", "population=twin"], "--config-dir"),
+        (["~cap", "--multirun"], "--multirun"),
+    ],
+)
+def test_an_option_after_the_overrides_is_named_not_the_overrides(monkeypatch, capsys, argv, late):
+    """Hydra reads its options before the overrides only; after them it printed its usage
+    and blamed the overrides ('unrecognized arguments: population=twin')."""
+    from experiments import run as app
+
+    monkeypatch.setattr(sys, "argv", ["retail-sim", *argv])
+    with pytest.raises(SystemExit) as exited:
+        app.main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"retail-sim: error: {late} comes after the overrides: give -m")
+
+
+def test_a_list_of_strategies_or_caps_is_refused_with_the_sweep_that_runs_each():
+    """Hydra merges a list of a group's configs into one run: strategy=[none,blanket] ran
+    blanket alone, and the hint for a sweep without -m used to suggest that very list."""
+    from experiments.preflight import preflight
+
+    for given, sweep in (
+        ("strategy=[none,blanket]", "strategy=none,blanket"),
+        ("cap=[none,weekly]", "cap=none,weekly"),
+    ):
+        with pytest.raises(
+            ConfigError, match=re.escape(f"{given}: a list merges") + ".*-m " + sweep
+        ):
+            preflight([given])
+    with pytest.raises(ConfigError) as stopped:
+        preflight(["strategy=none,blanket"])
+    assert str(stopped.value) == "strategy=none,blanket is a sweep: add -m to run one job per value"
+
+
 def test_a_sweep_over_no_values_stops_in_the_preflight():
     from experiments.preflight import preflight
 
