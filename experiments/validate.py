@@ -638,7 +638,7 @@ def measure_holdout(strategy: list[RunData], none: list[RunData]) -> dict:
     for s, n in zip(strategy, none, strict=True):
         u = s.metrics["uplift"]["net_profit_per_customer"]
         truth = _per_customer(s.metrics) - _per_customer(n.metrics)
-        estimates.append(u["estimate"])
+        estimates.append(math.nan if u["estimate"] is None else u["estimate"])
         truths.append(truth)
         if u["low"] is None:
             variances.append(math.nan)

@@ -20,7 +20,8 @@ sum(x), with a delta-method normal 95% interval: R has variance var(y - R x) / (
   the spend bought nothing; below -1, it also cost margin. null when the treated arm was
   sent nothing or the incremental cost is not positive (no campaign spend to return on).
 
-An interval is null when an arm has fewer than two customers.
+An interval is null when an arm has fewer than two customers, and the estimate too when an
+arm has none to divide by (a holdout share that rounds to nobody): an empty arm is no zero.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def difference(treated: np.ndarray, holdout: np.ndarray) -> dict[str, float | No
 
 
 def _ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
-    """R = sum(y) / sum(x) and its delta-method variance."""
+    """R = sum(y) / sum(x) and its delta-method variance (R is nan for an empty sum(x))."""
     n, total = len(x), float(x.sum())
     if n < 2 or total == 0:
-        return (float(y.sum()) / total if total else 0.0), np.inf
+        return (float(y.sum()) / total if total else np.nan), np.inf
     r = float(y.sum()) / total
     return r, float(np.var(y - r * x, ddof=1)) / (n * (total / n) ** 2)
 
@@ -71,6 +72,8 @@ def ratio_difference(
     """Difference of two ratios of sums (rates among a sub-population) with a 95% interval."""
     r_t, v_t = _ratio(y_treated.astype(np.float64), x_treated.astype(np.float64))
     r_h, v_h = _ratio(y_holdout.astype(np.float64), x_holdout.astype(np.float64))
+    if np.isnan(r_t) or np.isnan(r_h):  # an arm with no one to measure
+        return {"estimate": None, "low": None, "high": None}
     return _interval(r_t - r_h, v_t + v_h)
 
 

@@ -108,3 +108,13 @@ def test_incremental_roi_is_profit_over_cost():
     assert incremental_roi(*[np.ones(3)] * 6) is None
     one = difference(np.array([1.0]), np.array([2.0, 3.0]))
     assert one["estimate"] == -1.5 and one["low"] is None and one["high"] is None
+
+
+def test_a_holdout_that_rounds_to_nobody_measures_nothing():
+    """holdout=0.001 of 100 customers is an empty arm: its uplift was the treated arm's whole
+    value (an empty arm counted as zero), now null, as an interval with too few is."""
+    metrics = run("customers=100", "holdout=0.001", "strategy=blanket", "days=30").metrics
+    assert metrics["holdout"]["customers"] == 0
+    for kpi in ("net_profit_per_customer", "revenue_per_customer", "repurchase_rate"):
+        assert metrics["uplift"][kpi] == {"estimate": None, "low": None, "high": None}
+    assert metrics["uplift"]["incremental_roi"] is None
