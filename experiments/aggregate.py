@@ -255,6 +255,16 @@ def _read_metrics(path: Path, problems: list[str]) -> dict[str, Any] | None:
         if not isinstance(metrics.get(block) or {}, dict):
             problems.append(f"metrics.json's {block} is not a JSON object")
             return None
+    for prefix, kpis in (("", metrics), ("holdout ", metrics.get("holdout") or {})):
+        for kpi in GLOSSARY.keys() & kpis.keys():  # a run writes a finite number, or null
+            value = kpis[kpi]
+            if value is not None and not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                problems.append(f"metrics.json's {prefix}{kpi} is {value!r}, not a number")
+                return None
     uplift = metrics.get("uplift") or {}
     for kpi in INTERVAL_KPIS:  # each an {estimate, low, high} object
         if not isinstance(uplift.get(kpi) or {}, dict):

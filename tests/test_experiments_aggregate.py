@@ -518,6 +518,22 @@ def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
             b'{"customers": 1000, "uplift": {"net_profit_per_customer": 5}}',
             "metrics.json's uplift net_profit_per_customer is not a JSON object",
         ),
+        # a run writes a finite number or null: NaN or text was a blank, silently left out
+        (
+            "metrics.json",
+            b'{"customers": 1000, "net_profit": NaN}',
+            "metrics.json's net_profit is nan, not a",
+        ),
+        (
+            "metrics.json",
+            b'{"customers": 1000, "net_profit": "abc"}',
+            "metrics.json's net_profit is 'abc'",
+        ),
+        (
+            "metrics.json",
+            b'{"customers": 9, "holdout": {"aov": true}}',
+            "metrics.json's holdout aov is True",
+        ),
     ],
     ids=[
         "truncated-config",
@@ -533,6 +549,9 @@ def test_a_sweep_folder_that_cannot_be_written_is_refused_before_anything(
         "config-cut-after-a-key",
         "config-cut-before-its-sections",
         "uplift-entry-a-number",
+        "kpi-nan",
+        "kpi-text",
+        "holdout-kpi-a-flag",
     ],
 )
 def test_a_job_with_an_unreadable_file_is_missing_with_the_reason(
