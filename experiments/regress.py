@@ -435,6 +435,11 @@ def check_destination(path: Path, scenarios: Path) -> None:
             f"baseline {path} is the scenarios file: give --baseline a file of its own, "
             f"e.g. {scenarios.parent / BASELINE_NAME}"
         )
+    if path.exists() and path.suffix.lower() != ".json":  # someone's CSV, say: never replaced
+        raise ConfigError(
+            f"baseline {path} exists and is no .json file: --update would replace it; give "
+            f"--baseline a .json file, e.g. {path.with_suffix('.json')}"
+        )
     problem = folder_problem(path.absolute().parent)
     if problem:
         raise ConfigError(

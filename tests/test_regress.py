@@ -155,6 +155,8 @@ UNWRITABLE = [  # (case, --baseline under tmp_path, --update?, the message)
     ("directory_check", "ci", False, "ci is a directory: give --baseline a file, e.g. "),
     ("in_a_file", "notes.txt/baseline.json", True, "notes.txt is a file, not a folder"),
     ("scenarios_file", "scenarios.yaml", True, "is the scenarios file: give --baseline a file"),
+    # someone's notes: the error for a non-baseline suggested the --update that replaced them
+    ("not_json", "notes.txt", True, "notes.txt exists and is no .json file: --update would"),
     # /proc refuses new folders even to root; the runs went ahead and the write failed
     ("unwritable_folder", "/proc/retail-sim/baseline.json", True, "cannot write in /proc: give"),
 ]
