@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Glob, IntervalSweep, OverrideType
+from hydra.core.override_parser.types import Glob, IntervalSweep, Override, OverrideType
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -46,9 +46,9 @@ def preflight(argv: list[str]) -> None:
                 f"{text}: a list merges these {override.key_or_group} configs into one run; to "
                 f"run each, sweep them: -m {override.key_or_group}={','.join(map(str, value))}"
             )
-    plain = [text for text, override in parsed if not override.is_sweep_override()]
-    _check_strategy_settings(search, overrides)  # before a plain strategy.* setting is composed
-    composed = compose_with_hydra([*search, *plain])  # the sweeps' values are checked below
+    # the sweeps' values are checked below, and so are strategy settings, with each strategy
+    plain = [text for text, o in parsed if not o.is_sweep_override() and not _sets_strategy(o)]
+    composed = compose_with_hydra([*search, *plain])
     multirun = "-m" in argv or "--multirun" in argv or composed.hydra.mode == RunMode.MULTIRUN
     sweeps = [(text, o) for text, o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:  # Hydra's answer is six lines
@@ -86,7 +86,7 @@ def _check_strategy_settings(search: list[str], overrides: list[str]) -> None:
     settings = [
         (text, o.key_or_group)
         for text, o in zip(overrides, parsed, strict=True)
-        if o.key_or_group.startswith("strategy.") and o.type == OverrideType.CHANGE  # no +/~
+        if _sets_strategy(o)
     ]
     choice = next((o for o in parsed if o.key_or_group == "strategy"), None)
     if not settings or choice is None or not choice.is_sweep_override():
@@ -117,6 +117,12 @@ def _check_strategy_settings(search: list[str], overrides: list[str]) -> None:
 
 
 _ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
+
+
+def _sets_strategy(override: Override) -> bool:
+    """A `strategy.<setting>=value` override (not an addition with + or a removal with ~): a
+    setting of the chosen strategy, which a sweep of strategies may lack."""
+    return override.key_or_group.startswith("strategy.") and override.type == OverrideType.CHANGE
 
 
 def _warn_on_calendar_shift(twin: str, start_date: str) -> None:
