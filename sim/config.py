@@ -40,6 +40,7 @@ def _in(lo: float | None = None, hi: float | None = None, default: Any = MISSING
 
 
 PROB = (0.0, 1.0)
+MAX_STYLES = 128  # a style is kept in one byte (int8) in the records and the ledger
 
 
 def whole(name: str, value: Any, lo: int = 0) -> int:
@@ -293,8 +294,19 @@ def validate(cfg: DictConfig) -> Config:
             f"store.style_mix has {len(store.style_mix)} shares for {len(store.styles)} styles: "
             "give one share per entry of store.styles"
         )
-    if any(s < 0 for s in store.style_mix) or sum(store.style_mix) <= 0:
+    if (
+        not all(0 <= s < math.inf for s in store.style_mix)
+        or not 0 < sum(store.style_mix) < math.inf
+    ):
         raise ConfigError("store.style_mix must be non-negative shares with a positive sum")
+    repeated = next((s for i, s in enumerate(store.styles) if s in store.styles[:i]), None)
+    if repeated is not None:
+        raise ConfigError(f"store.styles names {repeated} twice: give each style once")
+    if len(store.styles) > MAX_STYLES:
+        raise ConfigError(
+            f"store.styles has {len(store.styles)} styles: at most {MAX_STYLES}; group the "
+            "rarest into broader styles"
+        )
     for i, event in enumerate(store.calendar):
         try:
             dt.date(2001, event.month, event.day)  # a common year: no February 29
@@ -304,11 +316,16 @@ def validate(cfg: DictConfig) -> Config:
                 "give a day that exists in every year"
             ) from None
     try:
-        dt.date.fromisoformat(str(store.start_date))
+        start = dt.date.fromisoformat(str(store.start_date))
     except ValueError:
         raise ConfigError(
             f"store.start_date={store.start_date} is not a date: write it as YYYY-MM-DD"
         ) from None
+    if (dt.date.max - start).days < cfg.days:
+        raise ConfigError(
+            f"store.start_date={store.start_date} with days={cfg.days} runs past the last "
+            f"date there is ({dt.date.max}): give an earlier start"
+        )
     if cfg.population.kind == "twin" and not cfg.population.twin_file:
         raise ConfigError(
             "population.kind=twin needs population.twin_file: point it at a calibrated twin "

@@ -76,6 +76,29 @@ def test_the_lowest_style_concentration_allowed_gives_every_customer_an_affinity
     assert np.isfinite(affinity).all() and np.allclose(affinity.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["store.style_mix=[nan,1,1,1,1,1]"], "store.style_mix must be non-negative shares"),
+        (["store.style_mix=[1e308,1e308,1,1,1,1]"], "store.style_mix must be non-negative"),
+        (["store.styles=[a,b,a,c,d,e]"], "store.styles names a twice: give each style once"),
+        (
+            [f"store.styles=[{','.join(f's{i}' for i in range(129))}]"]
+            + [f"store.style_mix=[{','.join(['1'] * 129)}]"],
+            "store.styles has 129 styles: at most 128",
+        ),
+        (["store.start_date=9999-12-01", "days=60"], "store.start_date=9999-12-01 with days=60"),
+    ],
+)
+def test_a_store_the_run_could_not_keep_apart_is_refused(overrides, message):
+    """A NaN share or a huge one poisoned every draw; a repeated name merged two styles in
+    the ledger; the 129th style wrapped round in its one-byte column; a start date near the
+    end of the calendar failed with an overflow after Hydra had made the run's folder."""
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        validate(compose(overrides))
+    validate(compose(["store.start_date=9999-11-01", "days=60"]))  # its last day: 9999-12-31
+
+
 def test_impossible_calendar_date_is_rejected():
     with pytest.raises(ConfigError, match="store.calendar"):
         validate(compose(["store.calendar.0.month=2", "store.calendar.0.day=30"]))
