@@ -409,12 +409,19 @@ def compose(
             except (HydraException, yaml.YAMLError):
                 raise exc from None  # another problem too: Hydra's message stands
     parent, _, leaf = key.rpartition(".")
+    rest = ""  # what follows a misspelt name higher up: channels.smss.cost
+    parts = key.split(".")
+    for depth in range(1, len(parts) - 1):
+        if OmegaConf.select(cfg, ".".join(parts[: depth + 1])) is None:
+            parent, leaf = ".".join(parts[:depth]), parts[depth]
+            rest = "." + ".".join(parts[depth + 1 :])
+            break
     node = OmegaConf.select(cfg, parent) if parent else cfg
     names = (
         [str(k) for k in node if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
     )
     prefix = f"{parent}." if parent else ""
-    fix = did_you_mean(leaf, names, prefix)
+    fix = did_you_mean(leaf, names, prefix, rest)
     if fix is None:
         fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
         value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
@@ -427,7 +434,7 @@ def compose(
     raise _NotASetting(f"{key} is not a setting: {fix}")
 
 
-def did_you_mean(name: str, names: list[str], prefix: str = "") -> str | None:
+def did_you_mean(name: str, names: list[str], prefix: str = "", suffix: str = "") -> str | None:
     """The "did you mean customers?" of a misspelt setting, or None when nothing is close."""
     close = difflib.get_close_matches(name, names, n=1)
-    return f"did you mean {prefix}{close[0]}?" if close else None
+    return f"did you mean {prefix}{close[0]}{suffix}?" if close else None

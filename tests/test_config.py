@@ -58,6 +58,13 @@ def test_a_key_added_past_the_schema_is_refused_with_the_nearest_setting(overrid
         ("custmers=500", "custmers is not a setting: did you mean customers?"),
         ("channels.sms.cots=1", "channels.sms.cost?"),
         ("hydra.job.chdirr=true", "did you mean hydra.job.chdir?"),
+        # a misspelt name higher up was answered "channels.smss has no settings"
+        (
+            "channels.smss.cost=1",
+            "channels.smss.cost is not a setting: did you mean channels.sms.cost?",
+        ),
+        ("store.staf.hours_per_day=3", "did you mean store.staff.hours_per_day?"),
+        ("store.calendar.0.nme=x", "did you mean store.calendar.0.name?"),
     ],
 )
 def test_a_misspelt_key_is_named_with_the_nearest_setting_by_compose(override, message):
