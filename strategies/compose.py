@@ -147,6 +147,11 @@ def build_treatments(cfg: dict[str, Treatment | dict[str, Any]]) -> dict[str, Tr
         if isinstance(spec, Treatment):
             out[name] = spec
             continue
+        if spec is None:
+            raise ValueError(
+                f"treatment {name} is null: give its settings, or leave it out with "
+                f"~strategy.treatments.{name}"
+            )
         unknown = set(spec) - names
         if unknown:
             raise ValueError(f"treatment {name}: unknown setting(s) {', '.join(sorted(unknown))}")

@@ -45,6 +45,11 @@ class Winback(Strategy):
         max_silence_days = whole("max_silence_days", max_silence_days, 1)
         rungs: list[tuple[int, Message]] = []
         for name, spec in ladder.items():
+            if spec is None:
+                raise ValueError(
+                    f"winback rung {name} is null: give its settings, or leave it out with "
+                    f"~strategy.ladder.{name}"
+                )
             spec = dict(spec)
             if "after_days" not in spec:
                 raise ValueError(f"winback rung {name}: give after_days (days of silence)")

@@ -398,6 +398,15 @@ def test_check_gets_the_calendar_only_when_it_asks_for_it():
         (["strategy=lifecycle", "strategy.thank_you.styled=maybe"], "thank_you styled=maybe"),
         # a strategy's daily_limit 0 is no limit; the cap's would be silence
         (["cap=weekly", "cap.daily_limit.sms=0"], r"daily_limit\.sms=0 would let nothing out"),
+        # a group of settings set to null ended in "'NoneType' object is not iterable"
+        (
+            ["strategy=winback", "strategy.ladder.sleeping=null"],
+            r"rung sleeping is null: give its settings, or leave it out with ~strategy\.ladder\.",
+        ),
+        (
+            ["strategy=rfm_tiering", "strategy.treatments.vip_call=null"],
+            r"treatment vip_call is null: .* ~strategy\.treatments\.vip_call$",
+        ),
     ],
 )
 def test_a_setting_that_is_no_whole_or_finite_number_is_refused_naming_it(bad, message):
