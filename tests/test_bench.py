@@ -92,6 +92,7 @@ def write_header(path, fields):
     [
         (["--pairs", "1", "--reference"], "drop --reference"),
         (["--pairs", "-1"], "--pairs -1: give a number of pairs of at least 1"),
+        (["--pairs", "0"], "--pairs 0: give a number of pairs of at least 1"),
         (["customers=700"], "customers=700: use --customers instead"),
         (["implementation=reference"], "use --reference instead"),
         (["--csv", "{tmp}/no/such/folder.csv"], "does not exist; create it first"),
