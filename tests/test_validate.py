@@ -124,6 +124,8 @@ def test_an_unknown_check_stops_with_one_line_before_anything_runs(tmp_path):
         ("validate.hillstrom.lift_pp=[0.7,0.3]", "validate.hillstrom.lift_pp"),
         ("validate.backfire.channel=fax", "validate.backfire.channel=fax"),
         ("validate.seeds=[]", "validate.seeds"),
+        ("validate.n_jobs=0", "validate.n_jobs=0 runs nothing: give how many runs go at once"),
+        ("validate.cdnow_silent_buy_again.rate=[0.2,0.1]", "validate.cdnow_silent_buy_again.rate"),
         ("validate.frequency_inverted_u.every_days=[7,30]", "at least 3 different"),
         ("validate.hillstrom.population.purchase_alpha_days=-1", "validate.hillstrom: population"),
         ("days=100", "set days to at least 273"),
