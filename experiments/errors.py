@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from hydra.errors import HydraException
@@ -46,10 +46,15 @@ def one_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def exit_on_user_error(program: str) -> Iterator[None]:
-    """Turn a user's mistake into `program: error: <one line>` and exit status 2."""
+def exit_on_user_error(
+    program: str, clean_up: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """Turn a user's mistake into `program: error: <one line>` and exit status 2, after
+    `clean_up` removes what the failed command had begun to write."""
     try:
         yield
     except USER_ERRORS as exc:
+        if clean_up is not None:
+            clean_up()
         print(f"{program}: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)

@@ -176,9 +176,16 @@ def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
     """The `hydra.*` settings that Hydra would only trip on once it has made its folders."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     folder = _resolved(h.sweep.dir if multirun else h.run.dir)
+    if folder is not None and not folder.strip():
+        raise ConfigError(
+            f"{key} is empty: results would land loose in the current folder; give a folder, "
+            f"or leave {key} out for a new one under {'multirun' if multirun else 'outputs'}/"
+        )
     if folder is not None:
         _check_folder(Path(folder), key)
     if not multirun:
+        if folder is not None:
+            _check_unused(Path(folder))
         return
     if h.launcher.get("n_jobs") == 0:
         raise ConfigError(
@@ -207,6 +214,24 @@ def _check_folder(path: Path, key: str) -> None:
     problem = folder_problem(path)
     if problem:
         raise ConfigError(f"{key}={path}: {problem}: give a folder you can write to")
+
+
+# what a finished run, validity suite or sweep leaves in its folder; `.hydra/` alone is a run
+# that crashed, with nothing to lose
+RESULTS = ("metrics.json", "validation.json", "plan.json", "*/.hydra")
+
+
+def _check_unused(folder: Path) -> None:
+    """A single run goes to a folder of its own: into an earlier run's folder it would
+    replace that run's results and leave a mix of both runs' files (a CSV beside a Parquet
+    series, one run's report beside another's metrics). Sweeps rerun jobs instead (see
+    `_rerun_matches_plan`)."""
+    found = next((hit for pattern in RESULTS for hit in sorted(folder.glob(pattern))), None)
+    if found is not None:
+        raise ConfigError(
+            f"hydra.run.dir={folder} already holds results ({found.relative_to(folder)}): "
+            "give a new folder, or move that one away to run again"
+        )
 
 
 def _rerun_matches_plan(cfg: DictConfig, task: list[str]) -> None:

@@ -7,13 +7,14 @@ reproduce the run), and prints a short KPI summary.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.aggregate import ERROR
 from experiments.errors import exit_on_user_error
 from experiments.preflight import preflight
-from experiments.sweep import reports_progress
+from experiments.sweep import JobFailed, failure_reason, reports_progress
 from sim.config import ConfigError, register_schema
 from sim.simulate import RunResult, simulate
 
@@ -104,21 +106,43 @@ def _progress(day: int, days: int) -> None:
 def _app(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
-    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        with exit_on_user_error("retail-sim", clean_up=lambda: _remove_hydra_files(out_dir)):
+            return _run(cfg, hydra_cfg, out_dir)
+    # In a sweep a failure fails this job only: Hydra records it and the other jobs go on (an
+    # exit here would stop the whole joblib pool); the job's error.txt keeps the traceback.
+    try:
+        return _run(cfg, hydra_cfg, out_dir)
+    except Exception as exc:
+        raise JobFailed(
+            f"retail-sim: error: {failure_reason(exc)} (traceback in {out_dir / ERROR}); "
+            "the sweep's report lists every run that failed"
+        ) from exc
+
+
+def _run(cfg: DictConfig, hydra_cfg: DictConfig, out_dir: Path) -> float:
     if cfg.get("validate") is not None:  # experiment=validate: the validity suite
         from experiments.validate import run_suite
 
         return run_suite(cfg, out_dir)
-    # In a sweep a mistake fails this job only: Hydra records it and the other jobs go on
-    # (an exit here would stop the whole joblib pool).
-    with nullcontext() if sweep else exit_on_user_error("retail-sim"):
-        result = simulate(cfg, progress=_progress)
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    result = simulate(cfg, progress=_progress)
     save_run(result, cfg, out_dir)
     if not (sweep and reports_progress(hydra_cfg)):  # else one progress line per job
         strategy = cfg.strategy._target_.rsplit(".", 1)[-1]
         title = f"{strategy}, seed {cfg.seed}: results in {out_dir}"
         print(format_summary(result.metrics, title))
     return float(result.metrics["net_profit"])
+
+
+def _remove_hydra_files(out_dir: Path) -> None:
+    """A single run that stops on a mistake leaves no folder: Hydra had made it, with its
+    `.hydra/` and `run.log`, before the run began. Only those are removed, and the folder
+    only if that empties it (it may be a folder the user named)."""
+    shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
+    (out_dir / "run.log").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        out_dir.rmdir()
 
 
 def _check_order(argv: list[str]) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import HydraException
+from hydra.errors import CompactHydraException, HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -244,9 +244,9 @@ class SweepReport(Callback):
         label = _short_label(list(job_return.overrides or []), sweep_dir)
         if job_return.status == JobStatus.FAILED:
             exc = job_return._return_value  # the exception (.return_value would raise it)
-            reason = one_line(exc)
-            if not isinstance(exc, USER_ERRORS):  # a bug, not a setting: say what kind
-                reason = f"{type(exc).__name__}: {reason}"
+            if isinstance(exc, JobFailed) and exc.__cause__ is not None:
+                exc = exc.__cause__  # what went wrong in the run
+            reason = failure_reason(exc)
             trace = "".join(traceback.format_exception(exc))
             _write(out / ERROR, f"{reason}\n\n{trace}")  # the reason, then where it happened
             line = f"FAILED {label}: {reason}"
@@ -261,6 +261,19 @@ class SweepReport(Callback):
         took = time.time() - getattr(self, "_job_started", time.time())
         done = _finished_rank(sweep_dir, out.name)
         print(f"{_counter(sweep_dir, done)} {line} ({took:.1f} s)", flush=True)
+
+
+class JobFailed(CompactHydraException):
+    """A sweep's job failed. Hydra ends the sweep by raising the first failed job's exception;
+    as this kind it prints this one line, where it printed a traceback through its own frames
+    (the job's error.txt keeps the run's traceback, and the report lists every failure)."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a job failed, in one line: the message of a mistake in the settings, the kind and
+    message of a bug."""
+    reason = one_line(exc)
+    return reason if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {reason}"
 
 
 def _preload_report() -> None:

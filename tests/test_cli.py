@@ -80,3 +80,58 @@ def test_configs_load_from_a_built_wheel(tmp_path, wheel):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "metrics.json").exists()
+
+
+class ReturnsNoActions:
+    """A strategy with a bug only a run can show: `decide` returns None."""
+
+    def __init__(self, **settings):
+        pass
+
+    def decide(self, view):
+        return None
+
+
+def test_a_run_that_stops_on_a_mistake_leaves_no_folder(tmp_path):
+    """Hydra makes the run's folder before the run begins: a run that stopped left one holding
+    only `.hydra/` and an empty run.log, a result with nothing in it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    target = "strategy._target_=tests.test_cli.ReturnsNoActions"
+    out = tmp_path / "run"
+    done = retail_sim(
+        target, "customers=100", "days=5", f"hydra.run.dir={out}", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "retail-sim: error: ReturnsNoActions.decide must return sim.actions.Actions, not NoneType"
+    ]
+    assert not out.exists()
+    kept = tmp_path / "mine"  # a folder the user made: only what Hydra wrote goes
+    (kept / "notes.txt").parent.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    done = retail_sim(
+        target, "customers=100", "days=5", f"hydra.run.dir={kept}", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]
+
+
+def test_a_run_into_a_folder_holding_results_is_refused_and_they_stay(tmp_path):
+    out = tmp_path / "run"
+    assert (
+        retail_sim("customers=100", "days=5", f"hydra.run.dir={out}", cwd=tmp_path).returncode == 0
+    )
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    done = retail_sim(
+        "customers=100",
+        "days=5",
+        "output.daily_format=parquet",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"retail-sim: error: hydra.run.dir={out} already holds results (metrics.json): give a "
+        "new folder, or move that one away to run again"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

@@ -118,6 +118,13 @@ def test_a_failed_job_loses_nothing_else_and_the_report_lists_it(tmp_path):
     sweep, done = compare(tmp_path, "failing", target, "hydra.launcher.n_jobs=2")
     assert done.returncode != 0  # the sweep says it is incomplete
     assert "FAILED" in done.stdout and "exploded on purpose" in done.stdout
+    # Hydra's closing traceback ran through its own frames only: one line says where to look
+    assert "Traceback" not in done.stderr
+    assert (
+        "retail-sim: error: RuntimeError: exploded on purpose (traceback in "
+        f"{sweep / '3' / 'error.txt'}); the sweep's report lists every run that failed"
+    ) in done.stderr.splitlines()
+    assert "Traceback" in (sweep / "3" / "error.txt").read_text()
     summary = pd.read_csv(sweep / "summary.csv", keep_default_na=False).set_index("job")
     assert list(summary["status"]) == ["done", "done", "done", "failed"]
     assert summary.loc[3, "error"] == "RuntimeError: exploded on purpose"

@@ -77,6 +77,26 @@ def test_a_results_folder_that_cannot_be_written_is_refused(key):
         preflight([*multirun, f"{key}=/proc/retail-sim"])
 
 
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_an_empty_results_folder_setting_is_refused(key):
+    """Hydra read `hydra.run.dir=` as the current folder and wrote the run's files loose there."""
+    multirun = ["-m", "seed=1,2"] if key == "hydra.sweep.dir" else []
+    with pytest.raises(ConfigError, match=rf"^{key} is empty: results would land loose"):
+        preflight([*multirun, f"{key}="])
+
+
+@pytest.mark.parametrize("holds", ["metrics.json", "validation.json", "plan.json", "3/.hydra"])
+def test_a_single_run_into_a_folder_holding_results_is_refused(tmp_path, holds):
+    (tmp_path / holds).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / holds).mkdir() if holds.endswith(".hydra") else (tmp_path / holds).write_text("{}")
+    with pytest.raises(ConfigError, match=rf"already holds results \({re.escape(holds)}\)"):
+        preflight([f"hydra.run.dir={tmp_path}"])
+    stopped = tmp_path / "stopped"  # a run that crashed left only Hydra's files: nothing to lose
+    (stopped / ".hydra").mkdir(parents=True)
+    (stopped / "run.log").write_text("")
+    preflight([f"hydra.run.dir={stopped}"])
+
+
 def test_broken_yaml_in_a_config_folder_names_the_file(tmp_path):
     (tmp_path / "strategy").mkdir()
     (tmp_path / "strategy" / "mine.yaml").write_text("every_days: [3\n  discount: 0.1\n")
