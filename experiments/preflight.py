@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, IntervalSweep, Override, OverrideType
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from experiments.aggregate import read_file, read_plan
@@ -41,6 +42,7 @@ def preflight(argv: list[str]) -> None:
     parsed = list(zip(overrides, _parse(overrides), strict=True))
     for text, override in parsed:
         value = override.value()
+        _check_hydra_sweep(text, override)
         if override.key_or_group in RUN_GROUPS and isinstance(value, list) and len(value) > 1:
             raise ConfigError(
                 f"{text}: a list merges these {override.key_or_group} configs into one run; to "
@@ -58,6 +60,8 @@ def preflight(argv: list[str]) -> None:
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[tuple[str, str]] = set()
     strategies: set[str] = set()
+    if multirun:
+        _check_tuned_settings(composed)
     swept = config_sweeps(overrides, composed)
     _check_strategy_settings(search, swept)
     for variant in _variants(swept):
@@ -76,6 +80,21 @@ def preflight(argv: list[str]) -> None:
     if multirun:
         _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
         _check_baseline(composed, strategies)
+
+
+def _check_hydra_sweep(text: str, override: Override) -> None:
+    """Hydra's own settings take one value (Hydra answers a sweep of one in three lines); an
+    optimiser's search space is given as the setting's own sweep, which it reads."""
+    key = override.key_or_group
+    if not key.startswith("hydra.") or not override.is_sweep_override():
+        return
+    tuned = key.removeprefix("hydra.sweeper.params.")
+    if tuned != key:
+        value = text.split("=", 1)[1]
+        raise ConfigError(
+            f"{text}: give the range to search as the setting's own sweep: {tuned}={value}"
+        )
+    raise ConfigError(f"{text}: Hydra's own settings take one value, not a sweep")
 
 
 def _check_strategy_settings(search: list[str], overrides: list[str]) -> None:
@@ -195,6 +214,75 @@ def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
     trials = h.sweeper.get("n_trials")
     if trials is not None and trials < 1:
         raise ConfigError(f"hydra.sweeper.n_trials={trials}: give at least 1 trial")
+    _check_optimiser(h.sweeper)
+    seeds = ((h.get("callbacks") or {}).get("report") or {}).get("validation_seeds")
+    if seeds is not None:
+        _check_validation_seeds(seeds)
+
+
+def _check_optimiser(sweeper: DictConfig) -> None:
+    """The Optuna sweeper's settings that failed only after the first trials had run."""
+    n_jobs = sweeper.get("n_jobs")
+    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ConfigError(
+            f"hydra.sweeper.n_jobs={n_jobs}: give how many trials run at once (1 or more)"
+        )
+    direction = sweeper.get("direction")
+    if direction is not None and str(direction).lower() not in ("maximize", "minimize"):
+        raise ConfigError(
+            f"hydra.sweeper.direction={direction}: give maximize (a run returns its net "
+            "profit) or minimize"
+        )
+    storage = str(sweeper.get("storage") or "")
+    if storage.startswith("sqlite:///"):
+        database = Path(storage.removeprefix("sqlite:///"))
+        problem = folder_problem(database.parent)
+        if problem:
+            raise ConfigError(
+                f"hydra.sweeper.storage={storage}: {problem}: give a database in a folder you "
+                "can write to, or storage=null to keep the study in memory"
+            )
+
+
+def _check_validation_seeds(seeds: object) -> None:
+    """The seeds a tuned setting is re-run on (none: no re-run): whole numbers a generator
+    accepts, each once (a repeated seed would count the same luck twice)."""
+    listed = list(seeds) if isinstance(seeds, (list, tuple, ListConfig)) else None
+    key = "hydra.callbacks.report.validation_seeds"
+    if listed is None or not all(isinstance(s, int) and not isinstance(s, bool) for s in listed):
+        raise ConfigError(f"{key}={seeds}: give a list of whole-number seeds, e.g. [101,102,103]")
+    if listed and min(listed) < 0:
+        raise ConfigError(f"{key}: seed {min(listed)} is negative: give seeds of 0 or more")
+    if len(set(listed)) < len(listed):
+        raise ConfigError(f"{key}={listed}: a seed appears twice: give each seed once")
+
+
+def _check_tuned_settings(composed: DictConfig) -> None:
+    """An optimiser tunes settings of the chosen strategy: `experiment=tune strategy=winback`
+    would tune blanket's settings on winback, which has none of them (and Hydra's hint, to add
+    them with +, would tune settings winback ignores)."""
+    params = composed.hydra.sweeper.get("params") or {}
+    strategy = composed.hydra.runtime.choices.get("strategy")
+    for key in params:
+        key = str(key)
+        if (
+            not key.startswith("strategy.")
+            or OmegaConf.select(composed, key, default=_ABSENT) is not _ABSENT
+        ):
+            continue
+        own = ", ".join(k for k in composed.strategy if k != "_target_")
+        made_for_it = f"tune_{strategy}"
+        fix = (
+            f"use experiment={made_for_it}, made for it"
+            if (files("retail_sim_configs") / "experiment" / f"{made_for_it}.yaml").is_file()
+            else "copy configs/experiment/tune.yaml into a --config-dir folder and list them "
+            "under hydra.sweeper.params"
+        )
+        raise ConfigError(
+            f"hydra.sweeper.params.{key}: {strategy} has no setting "
+            f"{key.removeprefix('strategy.')} to tune: to tune {strategy}'s own settings "
+            f"({own}), {fix}"
+        )
 
 
 def _parse(overrides: list[str]) -> list:

@@ -51,6 +51,10 @@ def test_a_bad_hydra_setting_stops_the_command_with_one_line_and_no_folder(tmp_p
             r"^strategy\.evry_days is not a setting: did you mean strategy\.every_days\?$",
         ),
         (["strategy.every_days=3"], r"^strategy\.every_days is not a setting: strategy has no"),
+        (
+            ["-m", "hydra.launcher.n_jobs=1,2"],
+            r"^hydra\.launcher\.n_jobs=1,2: Hydra's own settings",
+        ),
     ],
 )
 def test_settings_hydra_would_trip_on_are_named(overrides, message):
@@ -134,6 +138,41 @@ def test_a_twin_file_that_is_not_a_twin_stops_before_any_run(tmp_path):
 def test_a_tuning_sweep_is_checked_at_both_ends_of_each_interval(override, message):
     with pytest.raises(ConfigError, match=message):
         preflight(["experiment=tune", override])
+
+
+@needs_optuna
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("hydra.sweeper.n_jobs=0", r"^hydra\.sweeper\.n_jobs=0: give how many trials run at once"),
+        ("hydra.sweeper.direction=sideways", r"^hydra\.sweeper\.direction=sideways: give maxim"),
+        ("hydra.sweeper.storage=sqlite:////proc/t.db", r"^hydra\.sweeper\.storage=.*/proc: give"),
+        ("hydra.callbacks.report.validation_seeds=[3,-1]", r"seed -1 is negative: give seeds of 0"),
+        ("hydra.callbacks.report.validation_seeds=[3,3]", r"a seed appears twice: give each seed"),
+        ("hydra.callbacks.report.validation_seeds=7", r"=7: give a list of whole-number seeds"),
+        (
+            "strategy=winback",
+            r"^hydra\.sweeper\.params\.strategy\.every_days: winback has no setting every_days "
+            r"to tune: .*use experiment=tune_winback, made for it$",
+        ),
+        ("strategy=loyalty", r"loyalty has no setting every_days to tune: .*copy configs/exp"),
+        (
+            "hydra.sweeper.params.strategy.every_days=int(interval(3,9))",
+            r"search as the setting's own sweep: strategy\.every_days=int\(interval\(3,9\)\)$",
+        ),
+    ],
+)
+def test_optimiser_settings_that_failed_after_the_first_trials_stop_first(override, message):
+    """Each of these ran the first batch of trials, then ended in a traceback (or, for
+    winback, with Hydra's hint to add blanket's settings with +, which winback ignores)."""
+    with pytest.raises(ConfigError, match=message):
+        preflight(["experiment=tune", override])
+
+
+@needs_optuna
+def test_the_stock_tuning_experiments_pass_the_optimiser_checks():
+    for experiment in ("tune", "tune_winback"):
+        preflight([f"experiment={experiment}", "hydra.callbacks.report.validation_seeds=[]"])
 
 
 def _earlier_sweep(folder, strategies):
