@@ -9,6 +9,7 @@ would read, and that a rerun into an earlier sweep's folder replaces only the jo
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -206,6 +207,11 @@ def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
         if folder is not None:
             _check_unused(Path(folder))
         return
+    if "SlurmLauncher" in str(h.launcher.get("_target_", "")) and shutil.which("srun") is None:
+        raise ConfigError(
+            "hydra/launcher=submitit_slurm sends each run to SLURM, which this machine lacks "
+            "(no srun): run the command on the cluster, or use hydra/launcher=submitit_local"
+        )
     if h.launcher.get("n_jobs") == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 runs nothing: give how many runs go at once (1 or more), "

@@ -101,6 +101,17 @@ def test_a_single_run_into_a_folder_holding_results_is_refused(tmp_path, holds):
     preflight([f"hydra.run.dir={stopped}"])
 
 
+def test_the_slurm_launcher_off_a_slurm_cluster_stops_first(monkeypatch):
+    """submitit failed with a traceback once Hydra had made the sweep's folder."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep = ["-m", "seed=1,2", "hydra/launcher=submitit_slurm"]
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(ConfigError, match=r"^hydra/launcher=submitit_slurm .* \(no srun\): run"):
+        preflight(sweep)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")  # on the cluster
+    preflight(sweep)
+
+
 def test_broken_yaml_in_a_config_folder_names_the_file(tmp_path):
     (tmp_path / "strategy").mkdir()
     (tmp_path / "strategy" / "mine.yaml").write_text("every_days: [3\n  discount: 0.1\n")
