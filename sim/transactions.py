@@ -326,6 +326,11 @@ def _lines_at(lines: np.ndarray, mask: np.ndarray) -> str:
     return f"line{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
+# no row of a clothing export is this large in any currency (a million dollars is about
+# 25 billion in the currencies with the smallest units): a larger one is a broken row
+MAX_AMOUNT = 1e12
+
+
 def _parse_number(text: pd.Series, col: str, source: str, lines: np.ndarray) -> np.ndarray:
     """Parse a column as numbers or stop naming the offending lines."""
     value = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
@@ -386,7 +391,21 @@ def _clean(
         for key in ("amount", "items")
         if key in wanted
     }
+    huge = np.abs(numbers["amount"]) > MAX_AMOUNT
+    if huge.any():  # 1e300 overflowed the spend fit into warnings and a meaningless result
+        raise TransactionDataError(
+            f"{source}: amounts beyond any purchase (over {MAX_AMOUNT:,.0f}) in column "
+            f"{wanted['amount']!r} at {_lines_at(lines, huge)} (e.g. "
+            f"{raw[wanted['amount']][huge].iloc[0]!r}): fix the rows, or check that the column "
+            "holds the amount paid"
+        )
     if "items" in numbers:
+        bought = numbers["items"][numbers["amount"] >= 0]
+        if not (bought >= 1).any():  # else the attach rate was dropped without a word
+            raise TransactionDataError(
+                f"{source}: column {wanted['items']!r} has no purchase of 1 or more items: "
+                "check that it holds the items bought, or leave the items column out"
+            )
         # A return row's items are not counted (only purchases are): they may be negative.
         bad = (numbers["items"] < 0) & (numbers["amount"] >= 0)
         if bad.any():

@@ -153,6 +153,26 @@ def test_fractional_items_are_refused_whole_floats_are_counts(tmp_path):
     assert frame["items"].tolist() == [2.0]
 
 
+def test_an_amount_beyond_any_purchase_is_named(tmp_path):
+    text = "customer_id,date,amount\nA,2021-01-01,50\nA,2021-02-01,1e300\nB,2021-01-05,-2e12\n"
+    message = _error(_csv(tmp_path, text))
+    assert "amounts beyond any purchase (over 1,000,000,000,000) in column 'amount'" in message
+    assert "at lines 3, 4 (e.g. '1e300')" in message
+    frame, _ = load_transactions(
+        _csv(tmp_path, text.replace("1e300", "9e11").replace("-2e12", "7"))
+    )
+    assert frame["amount"].max() == 9e11
+
+
+def test_an_items_column_with_no_item_bought_is_refused(tmp_path):
+    """All zeros: the attach rate was left out without a word."""
+    text = "customer_id,date,amount,qty\nA,2021-01-01,50,0\nB,2021-01-02,5,0\n"
+    message = _error(_csv(tmp_path, text), items_col="qty")
+    assert "column 'qty' has no purchase of 1 or more items: check that it holds" in message
+    frame, _ = load_transactions(_csv(tmp_path, text.replace(",0\nB", ",1\nB")), items_col="qty")
+    assert frame["items"].tolist() == [1.0, 0.0]
+
+
 def test_many_bad_lines_are_summarised_and_blank_lines_keep_numbering(tmp_path):
     rows = "".join(f"C{i},2021-01-01,oops\n" for i in range(8))
     path = _csv(tmp_path, "customer_id,date,amount\nA,2021-01-01,1\n\n" + rows)
