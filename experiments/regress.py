@@ -46,7 +46,7 @@ from experiments.errors import USER_ERRORS, exit_on_user_error, one_line
 from experiments.run import write_atomic
 from sim import uplift
 from sim.config import ConfigError, compose, did_you_mean, validate
-from sim.kpis import COHORT_DAYS, COHORT_KPIS, GLOSSARY
+from sim.kpis import COHORT_DAYS, COHORT_KPIS, GLOSSARY, SHARES
 from sim.simulate import build_strategy, simulate
 
 PROG = "retail-sim-regress"
@@ -735,7 +735,7 @@ def claim_lines(verdicts: list[Verdict], alpha: float, seeds: int) -> list[str]:
             v.claim.name,
             v.claim.describe(),
             v.agree,
-            "-" if v.mean is None else f"{v.mean:+.4g}",
+            "-" if v.mean is None else _difference(v.claim.kpi, v.mean),
             "-" if v.dz is None else f"{v.dz:.2f}",
             "-" if v.p is None else f"{v.p:.1e}" if v.p else "0",
             (_chance(v.fail_chance) if v.holds else "-") if v.claim.paired else "0 (exact)",
@@ -746,6 +746,14 @@ def claim_lines(verdicts: list[Verdict], alpha: float, seeds: int) -> list[str]:
     lines += table(header, rows, right={3, 4, 5, 6, 7})
     lines += [f"  {v.claim.name}: {v.note}" for v in verdicts if v.note]
     return lines
+
+
+def _difference(kpi: str, mean: float) -> str:
+    """A share's difference in percentage points (+0.47 pt, as the README states claims), any
+    other KPI's in its own units; `kpi` may be nested (`uplift.churn_rate.estimate`)."""
+    if any(part in SHARES for part in kpi.split(".")):
+        return f"{mean * 100:+.3g} pt"
+    return f"{mean:+.4g}"
 
 
 # --- the command --------------------------------------------------------------------------

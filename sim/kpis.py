@@ -49,6 +49,8 @@ GLOSSARY: dict[str, str] = {
 COHORT_DAYS = 273  # 39 weeks, the CDNOW calibration and forecast windows
 COHORT_KPIS = ("repeat_within_39w", "silent_6_9m_buy_again_39w")  # null when days < COHORT_DAYS
 SILENT_FROM, SILENT_TO = 183, 274  # 6 to 9 months silent
+# shares of customers or of revenue: their differences read in percentage points
+SHARES = frozenset(k for k in GLOSSARY if k.endswith(("_rate", "_share")) or k in COHORT_KPIS)
 
 
 def sales(model: StoreModel) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -283,6 +284,10 @@ def test_claims_that_cannot_hold_fail(tmp_path):
         "blanket_sends_something": "holds",
     }
     assert "blanket_sends_nothing: seed 1:" in out  # the seeds where it failed, with values
+    # a share's mean difference in percentage points, as the README states claims
+    rows = {line.split()[1]: line for line in out.splitlines() if line[2:7] in ("holds", "FAILS")}
+    assert re.search(r" [-+]\d[\d.]* pt ", rows["sending_nothing_loses_more_optins"])
+    assert " pt " not in rows["blanket_sends_something"]
     # no false-alarm chance beside a failure (it would read as "this failure is a false
     # alarm"), and what to do about one
     failing = [line.split() for line in out.splitlines() if line[2:7] == "FAILS"]
