@@ -44,6 +44,14 @@ def preflight(argv: list[str]) -> None:
     for text, override in parsed:
         value = override.value()
         _check_hydra_sweep(text, override)
+        if value == {} and override.type == OverrideType.CHANGE:  # merged: every entry stays
+            key = override.key_or_group
+            fix = (
+                f"pick a config, e.g. {key}={GROUP_DEFAULTS.get(key, 'none')}"
+                if key in RUN_GROUPS
+                else f"clear it with {key}=null, or drop one entry with ~{key}.<name>"
+            )
+            raise ConfigError(f"{text} changes nothing (an empty mapping keeps every entry): {fix}")
         if override.key_or_group in RUN_GROUPS and isinstance(value, list) and len(value) > 1:
             raise ConfigError(
                 f"{text}: a list merges these {override.key_or_group} configs into one run; to "

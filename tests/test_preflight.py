@@ -55,6 +55,12 @@ def test_a_bad_hydra_setting_stops_the_command_with_one_line_and_no_folder(tmp_p
             ["-m", "hydra.launcher.n_jobs=1,2"],
             r"^hydra\.launcher\.n_jobs=1,2: Hydra's own settings",
         ),
+        # {} merges into the mapping, keeping every entry: the run went on with all of them
+        (
+            ["cap=weekly", "cap.daily_limit={}"],
+            r"^cap\.daily_limit=\{\} changes nothing .*: clear it with cap\.daily_limit=null",
+        ),
+        (["store={}"], r"^store=\{\} changes nothing .*: pick a config, e\.g\. store=default$"),
     ],
 )
 def test_settings_hydra_would_trip_on_are_named(overrides, message):
