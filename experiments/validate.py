@@ -247,7 +247,7 @@ def run_data(result: RunResult) -> RunData:
     """The facts the checks need from a run, small enough to send between processes."""
     model = result.model
     o, record = model.outcome, model.ledger.record
-    base = int(result.daily["customers"].iloc[0] - result.daily["new_customers"].iloc[0])
+    base = model.base_customers  # day-0 customers: the rows below it
     tx = model.ledger.transactions
     customer, day = tx.column("customer"), tx.column("day")
     first = np.full(o.n, -1, dtype=np.int32)
