@@ -25,7 +25,7 @@ from experiments.aggregate import read_file, read_plan
 from experiments.configdir import split_config_dir
 from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
-from sim.config import GROUP_DEFAULTS, ConfigError, compose, searchpath_override, validate
+from sim.config import GROUP_DEFAULTS, MAX_SEED, ConfigError, compose, searchpath_override, validate
 from sim.simulate import build_strategy
 from sim.twin import read_twin
 
@@ -267,6 +267,8 @@ def _check_validation_seeds(seeds: object) -> None:
         raise ConfigError(f"{key}={seeds}: give a list of whole-number seeds, e.g. [101,102,103]")
     if listed and min(listed) < 0:
         raise ConfigError(f"{key}: seed {min(listed)} is negative: give seeds of 0 or more")
+    if listed and max(listed) > MAX_SEED:  # else the report fails after every trial has run
+        raise ConfigError(f"{key}: seed {max(listed)} is too large: give seeds up to {MAX_SEED}")
     if len(set(listed)) < len(listed):
         raise ConfigError(f"{key}={listed}: a seed appears twice: give each seed once")
 

@@ -45,7 +45,7 @@ from experiments.destination import folder_problem
 from experiments.errors import USER_ERRORS, exit_on_user_error, one_line
 from experiments.run import write_atomic
 from sim import uplift
-from sim.config import ConfigError, compose, did_you_mean, validate
+from sim.config import MAX_SEED, ConfigError, compose, did_you_mean, validate
 from sim.kpis import COHORT_DAYS, COHORT_KPIS, GLOSSARY, SHARES
 from sim.simulate import build_strategy, simulate
 
@@ -160,10 +160,10 @@ def load_suite(path: Path) -> Suite:
     if (
         not isinstance(seeds, list)
         or not seeds
-        or not all(_is_int(s) and 0 <= s < 2**32 for s in seeds)
+        or not all(_is_int(s) and 0 <= s <= MAX_SEED for s in seeds)
         or len(set(seeds)) != len(seeds)
     ):
-        raise bad("seeds must be a list of distinct integers from 0 to 4294967295, e.g. [1, 2, 3]")
+        raise bad(f"seeds must be a list of distinct integers from 0 to {MAX_SEED}, e.g. [1, 2, 3]")
     alpha = doc.get("alpha", 0.01)
     if not _is_number(alpha) or not 0 < alpha < 0.5:
         raise bad(f"alpha={alpha} must be a number between 0 and 0.5, e.g. alpha: 0.01")

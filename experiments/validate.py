@@ -43,7 +43,7 @@ from experiments.errors import one_line
 from experiments.run import write_atomic
 from experiments.stats import mean_interval, paired_difference
 from sim import uplift
-from sim.config import ConfigError, PopulationConfig, validate
+from sim.config import MAX_SEED, ConfigError, PopulationConfig, validate
 from sim.kpis import COHORT_DAYS
 from sim.simulate import RunResult, build_strategy, simulate
 
@@ -56,7 +56,6 @@ CHECKS = (
     "holdout_uplift",
 )
 NONE = {"_target_": "strategies.none.NoStrategy"}
-MAX_SEED = 2**32 - 1  # as the run's `seed` (sim.config)
 
 
 # ---------------------------------------------------------------------------- settings

@@ -41,6 +41,7 @@ def _in(lo: float | None = None, hi: float | None = None, default: Any = MISSING
 
 PROB = (0.0, 1.0)
 MAX_STYLES = 128  # a style is kept in one byte (int8) in the records and the ledger
+MAX_SEED = 2**32 - 1  # the largest root seed of a run (sim.random's streams take 32 bits)
 
 
 def whole(name: str, value: Any, lo: int = 0) -> int:
@@ -199,7 +200,7 @@ class Config:
 
     customers: int = _in(1, 100_000_000)
     days: int = _in(1, 36500)
-    seed: int = _in(0, 2**32 - 1)
+    seed: int = _in(0, MAX_SEED)
     holdout: float = _in(0, 0.9, default=0.0)
     implementation: str = "fast"
     population: PopulationConfig = MISSING

@@ -166,6 +166,7 @@ def test_a_tuning_sweep_is_checked_at_both_ends_of_each_interval(override, messa
         ("hydra.sweeper.storage=sqlite:////proc/t.db", r"^hydra\.sweeper\.storage=.*/proc: give"),
         ("hydra.callbacks.report.validation_seeds=[3,-1]", r"seed -1 is negative: give seeds of 0"),
         ("hydra.callbacks.report.validation_seeds=[3,3]", r"a seed appears twice: give each seed"),
+        ("hydra.callbacks.report.validation_seeds=[3,8589934592]", r"seed 8589934592 is too large"),
         ("hydra.callbacks.report.validation_seeds=7", r"=7: give a list of whole-number seeds"),
         (
             "strategy=winback",
