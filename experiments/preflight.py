@@ -44,14 +44,7 @@ def preflight(argv: list[str]) -> None:
     for text, override in parsed:
         value = override.value()
         _check_hydra_sweep(text, override)
-        if value == {} and override.type == OverrideType.CHANGE:  # merged: every entry stays
-            key = override.key_or_group
-            fix = (
-                f"pick a config, e.g. {key}={GROUP_DEFAULTS.get(key, 'none')}"
-                if key in RUN_GROUPS
-                else f"clear it with {key}=null, or drop one entry with ~{key}.<name>"
-            )
-            raise ConfigError(f"{text} changes nothing (an empty mapping keeps every entry): {fix}")
+        _check_empty_mapping(text, override)
         if override.key_or_group in RUN_GROUPS and isinstance(value, list) and len(value) > 1:
             raise ConfigError(
                 f"{text}: a list merges these {override.key_or_group} configs into one run; to "
@@ -104,6 +97,20 @@ def _check_hydra_sweep(text: str, override: Override) -> None:
             f"{text}: give the range to search as the setting's own sweep: {tuned}={value}"
         )
     raise ConfigError(f"{text}: Hydra's own settings take one value, not a sweep")
+
+
+def _check_empty_mapping(text: str, override: Override) -> None:
+    """`key={}` merges an empty mapping into the key's, so every entry stays: the user who
+    meant "none" (`cap.daily_limit={}`) got them all."""
+    if override.value() != {} or override.type != OverrideType.CHANGE:
+        return
+    key = override.key_or_group
+    fix = (
+        f"pick a config, e.g. {key}={GROUP_DEFAULTS.get(key, 'none')}"
+        if key in RUN_GROUPS
+        else f"clear it with {key}=null, or drop one entry with ~{key}.<name>"
+    )
+    raise ConfigError(f"{text} changes nothing (an empty mapping keeps every entry): {fix}")
 
 
 def _check_strategy_settings(search: list[str], overrides: list[str]) -> None:
@@ -229,7 +236,7 @@ def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
     if trials is not None and trials < 1:
         raise ConfigError(f"hydra.sweeper.n_trials={trials}: give at least 1 trial")
     _check_optimiser(h.sweeper)
-    seeds = ((h.get("callbacks") or {}).get("report") or {}).get("validation_seeds")
+    seeds = _report_settings(h).get("validation_seeds")
     if seeds is not None:
         _check_validation_seeds(seeds)
 
@@ -395,8 +402,7 @@ def _earlier_jobs(sweep_dir: Path) -> dict[str, list[str]]:
 def _check_baseline(cfg: DictConfig, strategies: set[str]) -> None:
     """The strategy the report compares with must run in the sweep, or in the earlier sweep
     a rerun goes into: else every run is made for a report that cannot compare them."""
-    report = (cfg.hydra.get("callbacks") or {}).get("report") or {}
-    baseline = report.get("baseline")
+    baseline = _report_settings(cfg.hydra).get("baseline")
     if not baseline or not strategies or baseline in strategies:
         return
     sweep_dir = _resolved(cfg.hydra.sweep.dir)
@@ -406,6 +412,11 @@ def _check_baseline(cfg: DictConfig, strategies: set[str]) -> None:
         f"hydra.callbacks.report.baseline={baseline} is not among the sweep's strategies "
         f"({', '.join(sorted(strategies))}): add it to strategy=... or compare with one of them"
     )
+
+
+def _report_settings(h: DictConfig) -> DictConfig | dict:
+    """The sweep report's settings (`hydra.callbacks.report`), empty when it has none."""
+    return (h.get("callbacks") or {}).get("report") or {}
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:
