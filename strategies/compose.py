@@ -139,6 +139,14 @@ class Treatment(Message):
         return math.ceil(self.daily_limit_per_10k * view.n_customers / 10_000)
 
 
+def entry_settings(spec: Any, what: str, key: str) -> dict[str, Any]:
+    """One named entry's settings (a win-back rung, a treatment) as a dict; an entry set to
+    null (`key=null`) says how to leave it out, where dict(None) said nothing useful."""
+    if spec is None:
+        raise ValueError(f"{what} is null: give its settings, or leave it out with ~{key}")
+    return dict(spec)
+
+
 def build_treatments(cfg: dict[str, Treatment | dict[str, Any]]) -> dict[str, Treatment]:
     """Treatments from their configs, each named after its key unless it says."""
     names = {f.name for f in fields(Treatment)}
@@ -147,11 +155,7 @@ def build_treatments(cfg: dict[str, Treatment | dict[str, Any]]) -> dict[str, Tr
         if isinstance(spec, Treatment):
             out[name] = spec
             continue
-        if spec is None:
-            raise ValueError(
-                f"treatment {name} is null: give its settings, or leave it out with "
-                f"~strategy.treatments.{name}"
-            )
+        spec = entry_settings(spec, f"treatment {name}", f"strategy.treatments.{name}")
         unknown = set(spec) - names
         if unknown:
             raise ValueError(f"treatment {name}: unknown setting(s) {', '.join(sorted(unknown))}")

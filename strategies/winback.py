@@ -10,7 +10,7 @@ from sim.actions import Actions
 from sim.config import number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
-from strategies.compose import Message, message
+from strategies.compose import Message, entry_settings, message
 
 
 class Winback(Strategy):
@@ -45,12 +45,7 @@ class Winback(Strategy):
         max_silence_days = whole("max_silence_days", max_silence_days, 1)
         rungs: list[tuple[int, Message]] = []
         for name, spec in ladder.items():
-            if spec is None:
-                raise ValueError(
-                    f"winback rung {name} is null: give its settings, or leave it out with "
-                    f"~strategy.ladder.{name}"
-                )
-            spec = dict(spec)
+            spec = entry_settings(spec, f"winback rung {name}", f"strategy.ladder.{name}")
             if "after_days" not in spec:
                 raise ValueError(f"winback rung {name}: give after_days (days of silence)")
             after = whole(f"winback rung {name} after_days", spec.pop("after_days"), 1)
