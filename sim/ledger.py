@@ -82,11 +82,17 @@ class EventLog:
 
 
 def _joined(chunks: list[tuple[int, dict[str, np.ndarray]]], name: str, dtype: Any) -> np.ndarray:
-    """One column over `chunks`, a chunk's one value repeated for each of its events."""
-    if not chunks:
+    """One column over `chunks`, a chunk's one value repeated for each of its events. A
+    column with one value in every chunk (a log's day) is one `np.repeat`: an `np.full` per
+    chunk took half the KPIs' time at 10,000 customers."""
+    values = [chunk[name] for _, chunk in chunks]
+    if not values:
         return np.empty(0, dtype=dtype)
+    if not any(value.ndim for value in values):
+        return np.repeat(np.array(values, dtype=dtype), [size for size, _ in chunks])
+    sizes = (size for size, _ in chunks)
     return np.concatenate(
-        [c[name] if c[name].ndim else np.full(size, c[name], dtype) for size, c in chunks]
+        [v if v.ndim else np.full(size, v, dtype) for size, v in zip(sizes, values, strict=True)]
     )
 
 

@@ -33,6 +33,9 @@ def test_event_log_takes_one_value_for_all_and_refuses_ragged_columns():
     log.append(customer=np.array([3, 1]), day=9)
     log.append(customer=np.empty(0, dtype=np.int64), day=10)  # nothing happened
     assert log.column("customer").tolist() == [3, 1] and log.column("day").tolist() == [9, 9]
+    log.append(customer=np.array([5, 6, 7]), day=12)  # every chunk holds one day
+    assert log.column("day").tolist() == [9, 9, 12, 12, 12]
+    assert log.column("day").dtype == np.int32
     with pytest.raises(ValueError, match="event column day has 1 values, not 2"):
         log.append(customer=np.array([1, 2]), day=np.array([4]))
 
