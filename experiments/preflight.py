@@ -13,6 +13,7 @@ import shutil
 import sys
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, IntervalSweep, Override, OverrideType
@@ -25,9 +26,19 @@ from experiments.aggregate import read_file, read_plan
 from experiments.configdir import split_config_dir
 from experiments.destination import folder_problem
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
-from sim.config import GROUP_DEFAULTS, MAX_SEED, ConfigError, compose, searchpath_override, validate
+from sim.config import (
+    GROUP_DEFAULTS,
+    MAX_SEED,
+    ConfigError,
+    compose,
+    did_you_mean,
+    searchpath_override,
+    validate,
+)
 from sim.simulate import build_strategy
 from sim.twin import read_twin
+from strategies.base import campaigns_of
+from strategies.caps import Capped
 
 # config groups of which a run takes one option: a list would merge several into one run
 RUN_GROUPS = {*GROUP_DEFAULTS, "cap"}
@@ -62,6 +73,7 @@ def preflight(argv: list[str]) -> None:
     _check_hydra_settings(composed.hydra, multirun)
     twins: set[tuple[str, str]] = set()
     strategies: set[str] = set()
+    built = []
     if multirun:
         _check_tuned_settings(composed)
     swept = config_sweeps(overrides, composed)
@@ -70,7 +82,7 @@ def preflight(argv: list[str]) -> None:
         strategies |= {v.split("=", 1)[1] for v in variant if v.startswith("strategy=")}
         cfg = compose([*search, *variant])
         validate(cfg)
-        build_strategy(cfg.strategy, cfg)
+        built.append(build_strategy(cfg.strategy, cfg))
         twin = cfg.population.twin_file if cfg.population.kind == "twin" else None
         if twin and (twin, cfg.store.start_date) not in twins:  # before Hydra makes a folder
             _warn_on_calendar_shift(twin, str(cfg.store.start_date))
@@ -79,9 +91,32 @@ def preflight(argv: list[str]) -> None:
             from experiments.validate import check
 
             check(cfg)
+    _warn_on_unsent_exemptions(built)
     if multirun:
         _rerun_matches_plan(composed, [o for o in overrides if not o.startswith("hydra")])
         _check_baseline(composed, strategies)
+
+
+def _warn_on_unsent_exemptions(built: list[Any]) -> None:
+    """Say so when a frequency cap exempts a campaign none of the run's strategies sends (a
+    misspelling exempts nothing). A warning, not a refusal: the cap is the store's policy,
+    shared by strategies that send different campaigns, so a name may be meant for another
+    strategy. Checked against all of a sweep's strategies; skipped if one of them cannot say
+    what it sends (no `campaigns()`)."""
+    sent = [campaigns_of(strategy) for strategy in built]
+    if any(names is None for names in sent):
+        return
+    campaigns = list(dict.fromkeys(name for names in sent for name in names))
+    caps = [strategy.cap for strategy in built if isinstance(strategy, Capped)]
+    exempt = set().union(*(getattr(cap, "exempt", set()) for cap in caps))
+    listed = ", ".join(campaigns) or "no messages"
+    for name in sorted(exempt - set(campaigns)):
+        hint = did_you_mean(name, campaigns)
+        print(
+            f"retail-sim: warning: cap exempt_campaigns names '{name}', which no strategy run "
+            f"here sends (they send {listed}): it exempts nothing" + (f"; {hint}" if hint else ""),
+            file=sys.stderr,
+        )
 
 
 def _check_hydra_sweep(text: str, override: Override) -> None:

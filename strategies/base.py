@@ -31,6 +31,12 @@ class Strategy(ABC):
         it runs, and one that takes no `events` is called without them."""
         return None
 
+    def campaigns(self) -> list[str] | None:
+        """The campaign names its messages may carry, so that a frequency cap can refuse a
+        misspelt `exempt_campaigns` (which would exempt nothing, without a word). None: it
+        cannot say, and the names go unchecked."""
+        return None
+
 
 def check_settings(
     part: Any, channels: list[str], styles: list[str], events: list[str] | None
@@ -44,6 +50,12 @@ def check_settings(
         check(channels, styles, events=events)
     else:
         check(channels, styles)
+
+
+def campaigns_of(part: Any) -> list[str] | None:
+    """`part.campaigns()` for any strategy object: one without the method cannot say."""
+    declared = getattr(part, "campaigns", None)
+    return declared() if callable(declared) else None
 
 
 def require_channel(channel: str, channels: list[str]) -> None:

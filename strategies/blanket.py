@@ -36,6 +36,9 @@ class Blanket(Strategy):
     def check(self, channels: list[str], styles: list[str]) -> None:
         require_channel(self.channel, channels)
 
+    def campaigns(self) -> list[str]:
+        return ["blanket"]
+
     def decide(self, view: ObservableView) -> Actions:
         if view.day % self.every_days:
             return Actions()

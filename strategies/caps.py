@@ -25,7 +25,7 @@ import numpy as np
 from sim.actions import Actions, MessageBatch, check_rows, once_each
 from sim.config import names, whole
 from sim.ledger import NEVER, ObservableView
-from strategies.base import Strategy, check_settings, require_channel
+from strategies.base import Strategy, campaigns_of, check_settings, require_channel
 from strategies.segments import STAGES, Lifecycle
 
 ALL = -1  # scope key of a cap over all channels together
@@ -341,6 +341,9 @@ class Capped(Strategy):
     ) -> None:
         check_settings(self.strategy, channels, styles, events)
         self.cap.check(channels, styles)
+
+    def campaigns(self) -> list[str] | None:
+        return campaigns_of(self.strategy)
 
     def decide(self, view: ObservableView) -> Actions:
         actions = self.strategy.decide(view)

@@ -18,7 +18,7 @@ import numpy as np
 from sim.actions import Actions, MessageBatch, Offer
 from sim.config import flag, names, number, whole
 from sim.ledger import ObservableView
-from strategies.base import Strategy, check_settings, require_channel
+from strategies.base import Strategy, campaigns_of, check_settings, require_channel
 from strategies.segments import favourite_style
 
 
@@ -188,6 +188,9 @@ class Segmented(Strategy):
         for t in self.treatments.values():
             t.check(channels)
 
+    def campaigns(self) -> list[str]:
+        return [t.campaign for t in self.treatments.values()]
+
     def decide(self, view: ObservableView) -> Actions:
         messages = []
         for name, t in self.treatments.items():
@@ -217,6 +220,13 @@ class Combine(Strategy):
     ) -> None:
         for part in self.parts.values():
             check_settings(part, channels, styles, events)
+
+    def campaigns(self) -> list[str] | None:
+        """Every part's campaigns; None if a part cannot say."""
+        declared = [campaigns_of(part) for part in self.parts.values()]
+        if any(names is None for names in declared):
+            return None
+        return [name for names in declared for name in names]
 
     def decide(self, view: ObservableView) -> Actions:
         out = Actions()

@@ -11,7 +11,7 @@ from sim.actions import Actions
 from sim.config import names, number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
-from strategies.compose import due_today, message, schedule, yesterday_purchases
+from strategies.compose import Message, due_today, message, schedule, yesterday_purchases
 from strategies.segments import day_of_year
 
 TRIGGERS = ("thank_you", "birthday", "onboarding")
@@ -91,8 +91,14 @@ class LifecycleTriggers(Strategy):
         self._queue: dict[str, dict[int, list[np.ndarray]]] = {k: {} for k in self.steps}
 
     def check(self, channels: list[str], styles: list[str]) -> None:
-        for m in (self.thank_you, self.birthday, *(m for _, m in self.steps.values())):
+        for m in self._messages():
             m.check(channels)
+
+    def campaigns(self) -> list[str]:
+        return [m.campaign for m in self._messages()]
+
+    def _messages(self) -> list[Message]:
+        return [self.thank_you, self.birthday, *(m for _, m in self.steps.values())]
 
     def decide(self, view: ObservableView) -> Actions:
         d = view.day

@@ -11,7 +11,7 @@ from sim.actions import Actions, LoyaltyUpdate
 from sim.config import names, number, whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy
-from strategies.compose import message, yesterday_purchases
+from strategies.compose import Message, message, yesterday_purchases
 
 
 class Loyalty(Strategy):
@@ -80,7 +80,7 @@ class Loyalty(Strategy):
     def check(
         self, channels: list[str], styles: list[str], events: list[str] | None = None
     ) -> None:
-        for m in (self.voucher, self.arrival_preview, *filter(None, self.coupons)):
+        for m in self._messages():
             m.check(channels)
         unknown = sorted(self.arrival_events - set(events)) if events is not None else []
         if unknown:
@@ -88,6 +88,12 @@ class Loyalty(Strategy):
                 f"arrival_events: the store's calendar has no event '{unknown[0]}': "
                 + (f"choose from {', '.join(events)}" if events else "give arrival_events=[]")
             )
+
+    def campaigns(self) -> list[str]:
+        return [m.campaign for m in self._messages()]
+
+    def _messages(self) -> list[Message]:
+        return [self.voucher, self.arrival_preview, *filter(None, self.coupons)]
 
     def tier_of(self, spend: np.ndarray) -> np.ndarray:
         """Tier reached with this cumulative spend (0: none)."""

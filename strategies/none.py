@@ -10,5 +10,8 @@ from strategies.base import Strategy
 class NoStrategy(Strategy):
     """Does nothing: what customers do on their own."""
 
+    def campaigns(self) -> list[str]:
+        return []
+
     def decide(self, view: ObservableView) -> Actions:
         return Actions()

@@ -48,6 +48,9 @@ class Personalised(Strategy):
     def check(self, channels: list[str], styles: list[str]) -> None:
         self.message.check(channels)
 
+    def campaigns(self) -> list[str]:
+        return [self.message.campaign]
+
     def decide(self, view: ObservableView) -> Actions:
         if view.day % self.every_days:
             return Actions()

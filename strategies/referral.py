@@ -48,6 +48,9 @@ class Referral(Strategy):
         self.friend_reward.check(channels)
         self.referrer_reward.check(channels)
 
+    def campaigns(self) -> list[str]:
+        return [self.friend_reward.campaign, self.referrer_reward.campaign]
+
     def decide(self, view: ObservableView) -> Actions:
         joined = np.arange(self._seen, view.n_customers)
         self._seen = view.n_customers

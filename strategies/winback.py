@@ -66,6 +66,9 @@ class Winback(Strategy):
         for _, m in self.rungs:
             m.check(channels)
 
+    def campaigns(self) -> list[str]:
+        return [m.campaign for _, m in self.rungs]
+
     def decide(self, view: ObservableView) -> Actions:
         silent = view.recency()
         messages = []

@@ -41,6 +41,45 @@ def test_a_bad_hydra_setting_stops_the_command_with_one_line_and_no_folder(tmp_p
     assert not sweep.exists()
 
 
+EXEMPT_BIRTHDAY = "cap.exempt_campaigns=[birthday]"  # lifecycle sends it, blanket does not
+
+
+@pytest.mark.parametrize(
+    ("argv", "warned"),
+    [
+        (["strategy=lifecycle", "cap=weekly", "cap.exempt_campaigns=[birthdy]"], "birthdy"),
+        (["strategy=capped_blanket", "strategy.cap.exempt_campaigns=[blankt]"], "blankt"),
+        (["strategy=blanket", "cap=weekly", EXEMPT_BIRTHDAY], "birthday"),
+        (["strategy=lifecycle", "cap=weekly", EXEMPT_BIRTHDAY], None),
+        (["-m", "strategy=blanket,lifecycle", "cap=weekly", EXEMPT_BIRTHDAY], None),
+    ],
+    ids=["misspelt", "misspelt in a capped strategy", "sent by none", "sent", "sent in a sweep"],
+)
+def test_an_exempt_campaign_no_strategy_of_the_run_sends_is_warned_of(argv, warned, capsys):
+    """The cap is the store's policy, shared by strategies that send different campaigns: a
+    name none of the run's (or the sweep's) strategies sends exempts nothing, and is said."""
+    preflight([*argv, "customers=300", "days=30", "hydra.run.dir=/nonexistent/run"])
+    err = capsys.readouterr().err
+    if warned is None:
+        assert "exempt_campaigns" not in err
+        return
+    assert err.count("\n") == 1 and f"names '{warned}', which no strategy run here" in err
+    if warned != "birthday":
+        assert re.search(r"it exempts nothing; did you mean (birthday|blanket)\?", err)
+
+
+def test_exempt_campaigns_go_unchecked_when_a_strategy_cannot_say_what_it_sends(capsys):
+    from experiments.preflight import _warn_on_unsent_exemptions
+    from strategies.caps import Capped, FrequencyCap
+
+    class Own:
+        def decide(self, view):
+            return None
+
+    _warn_on_unsent_exemptions([Capped(Own(), FrequencyCap(exempt_campaigns=["anything"]))])
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -15,6 +15,7 @@ from sim import kpis
 from sim.actions import Actions
 from sim.ledger import ObservableView
 from sim.model import StoreModel
+from strategies.base import campaigns_of
 from strategies.blanket import Blanket
 from strategies.caps import Capped, FrequencyCap
 from strategies.compose import Combine
@@ -57,6 +58,16 @@ def test_every_built_in_runs_with_a_holdout_and_reports_both_arms(runs):
         if name != "none":
             assert m["messages_sent"] > 0, name
     assert runs["none"].metrics["uplift"]["incremental_roi"] is None  # nothing spent
+
+
+def test_every_built_in_declares_the_campaigns_it_sends(runs):
+    """A frequency cap checks `exempt_campaigns` against the declared names: a campaign sent
+    but not declared would have a correct exemption refused."""
+    for name, result in runs.items():
+        declared = campaigns_of(result.model.strategy)
+        assert declared is not None, name
+        assert set(messages(result).campaign) <= set(declared), name
+    assert campaigns_of(runs["none"].model.strategy) == []
 
 
 def test_the_holdout_receives_nothing(runs):
@@ -260,6 +271,8 @@ def test_strategies_combine_and_each_keeps_its_own_campaigns():
     result = run("customers=1000", "days=40", strategy=Combine(parts))
     campaigns = set(messages(result).campaign)
     assert "winback_nudge" in campaigns and any(c.startswith("member_coupon") for c in campaigns)
+    assert campaigns <= set(Combine(parts).campaigns())
+    assert Combine({**parts, "own": Snoop()}).campaigns() is None  # a part that cannot say
     assert result.model.ledger.record.tier.max() == 3
 
 
