@@ -32,9 +32,9 @@ class Strategy(ABC):
         return None
 
     def campaigns(self) -> list[str] | None:
-        """The campaign names its messages may carry, so that a frequency cap can refuse a
-        misspelt `exempt_campaigns` (which would exempt nothing, without a word). None: it
-        cannot say, and the names go unchecked."""
+        """The campaign names its messages may carry, so that the preflight can warn of a
+        frequency cap's misspelt `exempt_campaigns` (which would exempt nothing, without a
+        word). None: it cannot say, and the names go unchecked."""
         return None
 
 

@@ -9,6 +9,8 @@ from sim.config import whole
 from sim.ledger import ObservableView
 from strategies.base import Strategy, require_channel
 
+CAMPAIGN = "blanket"  # its name on the ledger
+
 
 class Blanket(Strategy):
     """ "Everything 10% off" to every contactable customer every `every_days` days.
@@ -37,10 +39,10 @@ class Blanket(Strategy):
         require_channel(self.channel, channels)
 
     def campaigns(self) -> list[str]:
-        return ["blanket"]
+        return [CAMPAIGN]
 
     def decide(self, view: ObservableView) -> Actions:
         if view.day % self.every_days:
             return Actions()
         everyone = np.flatnonzero(view.contactable(self.channel))
-        return Actions(messages=[MessageBatch(everyone, self.channel, "blanket", offer=self.offer)])
+        return Actions(messages=[MessageBatch(everyone, self.channel, CAMPAIGN, offer=self.offer)])
