@@ -108,11 +108,11 @@ def _app(cfg: DictConfig) -> float:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode != RunMode.MULTIRUN:
         with exit_on_user_error("retail-sim", clean_up=lambda: _remove_hydra_files(out_dir)):
-            return _run(cfg, hydra_cfg, out_dir)
+            return _run(cfg, out_dir, summary=True)
     # In a sweep a failure fails this job only: Hydra records it and the other jobs go on (an
     # exit here would stop the whole joblib pool); the job's error.txt keeps the traceback.
-    try:
-        return _run(cfg, hydra_cfg, out_dir)
+    try:  # a sweep that reports progress prints one line per job, not each run's summary
+        return _run(cfg, out_dir, summary=not reports_progress(hydra_cfg))
     except Exception as exc:
         raise JobFailed(
             f"retail-sim: error: {failure_reason(exc)} (traceback in {out_dir / ERROR}); "
@@ -120,15 +120,15 @@ def _app(cfg: DictConfig) -> float:
         ) from exc
 
 
-def _run(cfg: DictConfig, hydra_cfg: DictConfig, out_dir: Path) -> float:
+def _run(cfg: DictConfig, out_dir: Path, summary: bool) -> float:
+    """The run (or the validity suite) into `out_dir`; with `summary`, its KPIs printed."""
     if cfg.get("validate") is not None:  # experiment=validate: the validity suite
         from experiments.validate import run_suite
 
         return run_suite(cfg, out_dir)
-    sweep = hydra_cfg.mode == RunMode.MULTIRUN
     result = simulate(cfg, progress=_progress)
     save_run(result, cfg, out_dir)
-    if not (sweep and reports_progress(hydra_cfg)):  # else one progress line per job
+    if summary:
         strategy = cfg.strategy._target_.rsplit(".", 1)[-1]
         title = f"{strategy}, seed {cfg.seed}: results in {out_dir}"
         print(format_summary(result.metrics, title))
