@@ -45,6 +45,16 @@ def one_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+def check_parallel_runs(key: str, n_jobs: object) -> None:
+    """A joblib `n_jobs` setting: 0 runs nothing, and joblib says so only in a traceback,
+    after the work has begun (negative counts are joblib's "all cores but ...")."""
+    if n_jobs == 0:
+        raise ConfigError(
+            f"{key}=0 runs nothing: give how many runs go at once (1 or more), or -1 for one "
+            "per core"
+        )
+
+
 @contextmanager
 def exit_on_user_error(
     program: str, clean_up: Callable[[], object] | None = None

@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 from experiments.aggregate import read_file, read_plan
 from experiments.configdir import split_config_dir
 from experiments.destination import folder_problem
+from experiments.errors import check_parallel_runs
 from experiments.sweep import compose_with_hydra, config_sweeps, planned_jobs
 from sim.config import (
     GROUP_DEFAULTS,
@@ -262,11 +263,7 @@ def _check_hydra_settings(h: DictConfig, multirun: bool) -> None:
             "hydra/launcher=submitit_slurm sends each run to SLURM, which this machine lacks "
             "(no srun): run the command on the cluster, or use hydra/launcher=submitit_local"
         )
-    if h.launcher.get("n_jobs") == 0:
-        raise ConfigError(
-            "hydra.launcher.n_jobs=0 runs nothing: give how many runs go at once (1 or more), "
-            "or -1 for one per core"
-        )
+    check_parallel_runs("hydra.launcher.n_jobs", h.launcher.get("n_jobs"))
     trials = h.sweeper.get("n_trials")
     if trials is not None and trials < 1:
         raise ConfigError(f"hydra.sweeper.n_trials={trials}: give at least 1 trial")

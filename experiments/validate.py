@@ -39,7 +39,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from experiments.aggregate import per_customer
-from experiments.errors import one_line
+from experiments.errors import check_parallel_runs, one_line
 from experiments.run import write_atomic
 from experiments.stats import mean_interval, paired_difference
 from sim import uplift
@@ -151,11 +151,7 @@ def settings(cfg: DictConfig) -> ValidateConfig:
             f"validate.seeds={list(s.seeds)}: give one or more seeds between 0 and {MAX_SEED}, "
             "e.g. [1,2,3,4,5]"
         )
-    if s.n_jobs == 0:  # joblib's answer came as a traceback, after the suite had begun
-        raise ConfigError(
-            "validate.n_jobs=0 runs nothing: give how many runs go at once (1 or more), or -1 "
-            "for one per core"
-        )
+    check_parallel_runs("validate.n_jobs", s.n_jobs)
     _at_least("validate.hillstrom.window_days", [s.hillstrom.window_days], 1)
     _at_least("validate.hillstrom.recent_days", [s.hillstrom.recent_days], 1)
     if not 0 < s.hillstrom.mailed_share < 1:
