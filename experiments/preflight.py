@@ -105,9 +105,9 @@ def _warn_on_unsent_exemptions(built: list[Any]) -> None:
     strategy. Checked against all of a sweep's strategies; skipped if one of them cannot say
     what it sends (no `campaigns()`)."""
     sent = [campaigns_of(strategy) for strategy in built]
-    if any(names is None for names in sent):
+    if any(listed is None for listed in sent):
         return
-    campaigns = list(dict.fromkeys(name for names in sent for name in names))
+    campaigns = list(dict.fromkeys(name for listed in sent for name in listed))
     caps = [strategy.cap for strategy in built if isinstance(strategy, Capped)]
     exempt = set().union(*(getattr(cap, "exempt", set()) for cap in caps))
     listed = ", ".join(campaigns) or "no messages"

@@ -418,13 +418,13 @@ def compose(
             rest = "." + ".".join(parts[depth + 1 :])
             break
     node = OmegaConf.select(cfg, parent) if parent else cfg
-    names = (
+    settings = (
         [str(k) for k in node if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
     )
     prefix = f"{parent}." if parent else ""
-    fix = did_you_mean(leaf, names, prefix, rest)
+    fix = did_you_mean(leaf, settings, prefix, rest)
     if fix is None:
-        fix = f"choose one of {', '.join(names)}" if names else f"{parent} has no settings"
+        fix = f"choose one of {', '.join(settings)}" if settings else f"{parent} has no settings"
         value = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), "")
         if parent and leaf in cfg:  # e.g. strategy.holdout: the run's own setting
             fix += f"; {leaf} is a setting of the whole run: {leaf}={value}"

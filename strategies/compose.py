@@ -149,14 +149,14 @@ def entry_settings(spec: Any, what: str, key: str) -> dict[str, Any]:
 
 def build_treatments(cfg: dict[str, Treatment | dict[str, Any]]) -> dict[str, Treatment]:
     """Treatments from their configs, each named after its key unless it says."""
-    names = {f.name for f in fields(Treatment)}
+    known = {f.name for f in fields(Treatment)}
     out = {}
     for name, spec in cfg.items():
         if isinstance(spec, Treatment):
             out[name] = spec
             continue
         spec = entry_settings(spec, f"treatment {name}", f"strategy.treatments.{name}")
-        unknown = set(spec) - names
+        unknown = set(spec) - known
         if unknown:
             raise ValueError(f"treatment {name}: unknown setting(s) {', '.join(sorted(unknown))}")
         out[name] = Treatment(**{"campaign": name, **spec})
@@ -224,9 +224,9 @@ class Combine(Strategy):
     def campaigns(self) -> list[str] | None:
         """Every part's campaigns; None if a part cannot say."""
         declared = [campaigns_of(part) for part in self.parts.values()]
-        if any(names is None for names in declared):
+        if any(listed is None for listed in declared):
             return None
-        return [name for names in declared for name in names]
+        return [name for listed in declared for name in listed]
 
     def decide(self, view: ObservableView) -> Actions:
         out = Actions()
